@@ -1,0 +1,165 @@
+"""Forcing: the control signal z~ = P x and its gradient into B, forcing weights alpha, and alpha schedules.
+
+Forcing weights are arrays alpha of shape (T+1,) (one pattern for every window) or (batch, T+1) (one per window) with
+values in [0, 1]. alpha_0 is never used: every window starts on its control signal, z_0 = z~_0 (DESIGN §1).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _checks
+
+
+# ------------------------------------------------------------------ alpha builders
+def interval(T, tau):
+    """Classic sparse forcing: alpha_t = 1 where t % tau == 0, else 0; shape (T+1,).
+
+    Parameters
+    ----------
+    T : int
+        Window length in steps (the window holds T+1 observations x_0 ... x_T).
+    tau : int or math.inf
+        Forcing interval in steps (>= 1). tau = 1 is teacher forcing; tau > T (or ``math.inf``) forces only at t = 0.
+    """
+    T = _checks.check_int(T, "T", minimum=1)
+    a = np.zeros(T + 1)
+    if tau is None or (isinstance(tau, float) and math.isinf(tau) and tau > 0):
+        a[0] = 1.0
+        return a
+    tau = _checks.check_int(tau, "tau", minimum=1)
+    a[::tau] = 1.0
+    return a
+
+
+def none(T):
+    """No forcing after the initial state (alpha = 0 for t >= 1); shape (T+1,)."""
+    return interval(T, math.inf)
+
+
+def constant(T, alpha):
+    """Generalised teacher forcing with a constant weight ``alpha`` in [0, 1] at every step; shape (T+1,)."""
+    T = _checks.check_int(T, "T", minimum=1)
+    alpha = _checks.check_float(alpha, "alpha", minimum=0.0, maximum=1.0)
+    a = np.full(T + 1, alpha)
+    a[0] = 1.0
+    return a
+
+
+def jittered(T, tau, delta, batch, rng=None):
+    """Sparse forcing with a random interval per window, uniform in [tau - delta, tau + delta]; shape (batch, T+1)."""
+    tau = _checks.check_int(tau, "tau", minimum=1)
+    delta = _checks.check_int(delta, "delta", minimum=0)
+    if delta >= tau:
+        raise ValueError(f"delta must be < tau so intervals stay >= 1, got delta={delta}, tau={tau}")
+    rng = _checks.check_rng(rng)
+    taus = rng.integers(tau - delta, tau + delta + 1, size=_checks.check_int(batch, "batch", minimum=1))
+    return np.stack([interval(T, int(t)) for t in taus])
+
+
+def check_alpha(alpha, T, batch, dtype=np.float64):
+    """Validate forcing weights and broadcast them to a C-contiguous (batch, T+1) array of ``dtype``."""
+    a = _checks.as_float_array(alpha, "alpha", np.float64, ndim=(1, 2))
+    if a.shape[-1] != T + 1:
+        raise ValueError(f"alpha must have T+1 = {T + 1} entries along its last axis (one per observation of the "
+                         f"window, alpha_0 included), got shape {a.shape}; build it with fastrnn.forcing.interval(T, tau)")
+    if a.ndim == 2 and a.shape[0] != batch:
+        raise ValueError(f"alpha of shape {a.shape} has {a.shape[0]} rows but the batch has {batch} windows; pass one "
+                         f"row per window or a single (T+1,) pattern")
+    if a.min() < 0.0 or a.max() > 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got values in [{a.min():g}, {a.max():g}]; clip it with "
+                         f"np.clip(alpha, 0, 1)")
+    return np.ascontiguousarray(np.broadcast_to(a, (batch, T + 1)), dtype=dtype)
+
+
+# ------------------------------------------------------------------ schedules
+class Schedule:
+    """Base class of forcing schedules: ``alpha(epoch, n_epochs, T, batch, rng)`` returns (T+1,) or (batch, T+1)."""
+
+    def alpha(self, epoch, n_epochs, T, batch, rng):  # pragma: no cover - interface
+        raise TypeError(f"{type(self).__name__} does not define alpha(); subclass Schedule and implement it")
+
+    @staticmethod
+    def _progress(epoch, n_epochs):
+        return 1.0 if n_epochs <= 1 else epoch / (n_epochs - 1)
+
+
+class AnnealedTau(Schedule):
+    """Interval forcing whose tau grows geometrically from ``start`` to ``end`` over training (1 -> tau by default)."""
+
+    def __init__(self, end, start=1):
+        self.start = _checks.check_int(start, "start", minimum=1)
+        self.end = _checks.check_int(end, "end", minimum=1)
+
+    def tau(self, epoch, n_epochs):
+        p = self._progress(epoch, n_epochs)
+        return max(1, int(round(self.start * (self.end / self.start) ** p)))
+
+    def alpha(self, epoch, n_epochs, T, batch, rng):
+        return interval(T, self.tau(epoch, n_epochs))
+
+
+class JitteredTau(Schedule):
+    """Interval forcing with tau drawn uniformly from [tau - delta, tau + delta] for each window of each batch."""
+
+    def __init__(self, tau, delta):
+        self.tau, self.delta = tau, delta
+        jittered(2, tau, delta, 1)  # validates
+
+    def alpha(self, epoch, n_epochs, T, batch, rng):
+        return jittered(T, self.tau, self.delta, batch, rng)
+
+
+class AnnealedAlpha(Schedule):
+    """Generalised teacher forcing with alpha moving linearly from ``start`` to ``end`` over training."""
+
+    def __init__(self, start=1.0, end=0.0):
+        self.start = _checks.check_float(start, "start", minimum=0.0, maximum=1.0)
+        self.end = _checks.check_float(end, "end", minimum=0.0, maximum=1.0)
+
+    def value(self, epoch, n_epochs):
+        p = self._progress(epoch, n_epochs)
+        return self.start + (self.end - self.start) * p
+
+    def alpha(self, epoch, n_epochs, T, batch, rng):
+        return constant(T, self.value(epoch, n_epochs))
+
+
+# ------------------------------------------------------------------ control signal
+def control_matrix(B, ridge=0.0):
+    """P with z~ = P x: pinv(B) for ridge = 0, (B^T B + ridge I)^-1 B^T otherwise; float64 (M, N).
+
+    Raises ValueError for a rank-deficient B with ridge = 0 (the pseudo-inverse is then discontinuous in B and has no
+    gradient).
+    """
+    B = np.asarray(B, dtype=np.float64)
+    if ridge == 0.0:
+        s = np.linalg.svd(B, compute_uv=False)
+        tol = max(B.shape) * np.finfo(np.float64).eps * s[0] if s.size and s[0] > 0 else 0.0
+        rank = int(np.sum(s > tol))
+        if rank < min(B.shape):
+            raise ValueError(f"B is rank-deficient (rank {rank} < min(N, M) = {min(B.shape)}), so pinv(B) has no "
+                             f"gradient; pass ridge > 0 (e.g. ridge=1e-6) to use the ridge inverse instead")
+        return np.linalg.pinv(B)
+    Q = B.T @ B + ridge * np.eye(B.shape[1])
+    return np.linalg.solve(Q, B.T)
+
+
+def control_grad_B(B, P, G, ridge=0.0):
+    """Chain rule through P: given G = dL/dP (M, N), return dL/dB (N, M) (float64).
+
+    ridge = 0 uses dP = -P dB P + P P^T dB^T (I - B P) + (I - P B) dB^T P^T P (Golub & Pereyra 1973);
+    ridge > 0 differentiates P = Q^-1 B^T with Q = B^T B + ridge I.
+    """
+    B = np.asarray(B, dtype=np.float64)
+    N, M = B.shape
+    if ridge == 0.0:
+        BP = B @ P
+        PB = P @ B
+        return (-P.T @ G @ P.T
+                + (np.eye(N) - BP) @ G.T @ P @ P.T
+                + P.T @ P @ G.T @ (np.eye(M) - PB))
+    Q = B.T @ B + ridge * np.eye(M)
+    GtQi = np.linalg.solve(Q, G).T          # G^T Q^-1 (Q symmetric)
+    return GtQi - B @ (P @ GtQi) - B @ np.linalg.solve(Q, G @ P.T)

@@ -1,0 +1,74 @@
+"""Adam at the NumPy level (Kingma & Ba, 2015, Algorithm 1), updating parameter arrays in place."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+
+
+class Adam:
+    """Adam with bias correction.
+
+    For each parameter p with gradient g, at step t = 1, 2, ...::
+
+        m = beta1 m + (1 - beta1) g
+        v = beta2 v + (1 - beta2) g^2
+        p -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+    Parameters
+    ----------
+    params : dict of str -> ndarray
+        The live arrays to update in place (e.g. ``model.params``).
+    lr : float
+        Step size (default 1e-3, as in the paper).
+    betas : (float, float)
+        Decay rates of the first and second moment estimates.
+    eps : float
+        Added to the denominator for numerical stability.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        if not isinstance(params, dict) or not params:
+            raise TypeError("params must be a non-empty dict of name -> ndarray, e.g. model.params")
+        self.params = params
+        self.lr = _checks.check_float(lr, "lr", minimum=0.0, strict_min=True)
+        b1, b2 = betas
+        self.beta1 = _checks.check_float(b1, "betas[0]", minimum=0.0, maximum=1.0)
+        self.beta2 = _checks.check_float(b2, "betas[1]", minimum=0.0, maximum=1.0)
+        if self.beta1 >= 1.0 or self.beta2 >= 1.0:
+            raise ValueError(f"betas must be < 1, got {betas}")
+        self.eps = _checks.check_float(eps, "eps", minimum=0.0)
+        self.t = 0
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(self, grads):
+        """Apply one update with ``grads`` (dict keyed like ``params``)."""
+        missing = set(self.params) - set(grads)
+        if missing:
+            raise ValueError(f"grads lacks {sorted(missing)}; pass a gradient for every parameter")
+        self.t += 1
+        c1 = 1.0 - self.beta1 ** self.t
+        c2 = 1.0 - self.beta2 ** self.t
+        for k, p in self.params.items():
+            g = grads[k]
+            m, v = self.m[k], self.v[k]
+            m *= self.beta1
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2
+            v += (1.0 - self.beta2) * (g * g)
+            p -= (self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)).astype(p.dtype, copy=False)
+
+    def state_dict(self):
+        """Arrays and counters needed to resume exactly (for checkpoints)."""
+        out = {"t": np.array(self.t)}
+        for k in self.params:
+            out[f"m.{k}"] = self.m[k]
+            out[f"v.{k}"] = self.v[k]
+        return out
+
+    def load_state_dict(self, state):
+        self.t = int(state["t"])
+        for k in self.params:
+            self.m[k][...] = state[f"m.{k}"]
+            self.v[k][...] = state[f"v.{k}"]

@@ -1,0 +1,303 @@
+"""Sparsely forced BPTT: loss and gradients over a batch of windows, and the training loop (DESIGN §1, Training)."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _checks, forcing
+from .models import RNNModel
+from .optim import Adam
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss or its gradient became non-finite during :func:`fit`; the model keeps its last finite parameters."""
+
+
+@dataclass
+class _Batch:
+    X: np.ndarray       # (nb, T+1, N), model dtype
+    S: np.ndarray       # (nb, T+1, K)
+    mask: np.ndarray    # (M,)
+
+
+def _check_model(model):
+    if not isinstance(model, RNNModel):
+        raise TypeError(f"model must be a fastrnn model (PLRNN, TanhRNN, ...), got {type(model).__name__}")
+
+
+def _check_windows(model, X, inputs):
+    X = _checks.as_float_array(X, "X", model.dtype, ndim=(2, 3))
+    if X.ndim == 2:
+        X = X[None]
+    nb, T1, N = X.shape
+    if N != model.n_obs:
+        raise ValueError(f"X has {N} observed dimensions (last axis) but the model has n_obs={model.n_obs}; X must be "
+                         f"(batch, T+1, N) or (T+1, N)")
+    if T1 < 2:
+        raise ValueError(f"X windows have T+1 = {T1} samples; they need T >= 1 (at least 2 samples per window)")
+    if nb < 1:
+        raise ValueError("X holds no windows (batch size 0)")
+    K = model.n_inputs
+    if K == 0:
+        if inputs is not None and np.size(inputs) > 0:
+            raise ValueError(f"inputs were given but the model has n_inputs=0; build it with n_inputs="
+                             f"{np.shape(inputs)[-1]} or drop inputs")
+        S = np.zeros((nb, T1, 0), dtype=model.dtype)
+    else:
+        if inputs is None:
+            raise ValueError(f"the model has n_inputs={K}: pass inputs of shape ({nb}, {T1}, {K}) aligned with X")
+        S = _checks.as_float_array(inputs, "inputs", model.dtype, ndim=(2, 3))
+        if S.ndim == 2:
+            S = S[None]
+        if S.shape != (nb, T1, K):
+            raise ValueError(f"inputs must have shape {(nb, T1, K)} to match X {X.shape} and n_inputs={K}, got "
+                             f"{S.shape}")
+    return X, S
+
+
+def _check_mask(model, unit_mask):
+    M = model.n_latent
+    if unit_mask is None:
+        return np.ones(M, dtype=model.dtype)
+    m = np.asarray(unit_mask)
+    if m.shape != (M,):
+        raise ValueError(f"unit_mask must have shape ({M},) (one flag per latent unit), got {m.shape}")
+    if m.dtype != bool and not np.all((m == 0) | (m == 1)):
+        raise ValueError("unit_mask must be boolean (or 0/1): True where forcing acts on the latent unit")
+    return np.ascontiguousarray(m, dtype=model.dtype)
+
+
+def _loss_and_grad(model, batch, alpha, ridge, control_grad):
+    """Core after validation: one forward and one backward kernel call for the whole batch."""
+    B64 = model._p["B"].astype(np.float64)
+    P = forcing.control_matrix(B64, ridge)
+    X = batch.X
+    nb, T1, N = X.shape
+    Zt = np.ascontiguousarray((X.reshape(-1, N) @ P.T.astype(model.dtype)).reshape(nb, T1, -1))
+    loss, grads, GZt = model._loss_grad(X, batch.S, alpha, batch.mask, Zt)
+    if control_grad:
+        G = GZt.reshape(-1, GZt.shape[-1]).T.astype(np.float64) @ X.reshape(-1, N).astype(np.float64)
+        grads["B"] = grads["B"] + forcing.control_grad_B(B64, P, G, ridge).astype(model.dtype)
+    return loss, grads
+
+
+def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None):
+    """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
+
+    Parameters
+    ----------
+    model : PLRNN, TanhRNN, ...
+    X : array (batch, T+1, N) or (T+1, N)
+        Observation windows x_0 ... x_T. Converted to the model's dtype (C-contiguous copy if needed).
+    alpha : array (T+1,) or (batch, T+1)
+        Forcing weights in [0, 1] (see :mod:`fastrnn.forcing`); alpha_0 is unused (z_0 = z~_0 always).
+    inputs : array (batch, T+1, K), optional
+        External inputs aligned with X; s_t drives the step into z_t. Required iff the model has K > 0.
+    ridge : float
+        0 for the pseudo-inverse control P = pinv(B); > 0 for P = (B^T B + ridge I)^-1 B^T.
+    control_grad : bool
+        If True, the gradient flows through P into B; if False, z~ = P x is treated as data.
+    unit_mask : bool array (M,), optional
+        Latent units that forcing acts on (all by default).
+
+    Returns
+    -------
+    loss : float
+        L = sum_t ||x_t - B z_f,t||^2 / (batch T N), the free-state prediction error before forcing.
+    grads : dict
+        dL/dparameter for every entry of ``model.params``, same shapes and dtype.
+    """
+    _check_model(model)
+    Xc, S = _check_windows(model, X, inputs)
+    nb, T1, _ = Xc.shape
+    a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
+    ridge = _checks.check_float(ridge, "ridge", minimum=0.0)
+    return _loss_and_grad(model, _Batch(Xc, S, _check_mask(model, unit_mask)), a, ridge, bool(control_grad))
+
+
+# ------------------------------------------------------------------ training loop
+@dataclass
+class History:
+    """Per-epoch training record: mean loss, mean gradient norm (before clipping) and wall-clock seconds."""
+
+    loss: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.loss)
+
+
+def _as_series_list(data, name, dtype, n_cols=None):
+    seq = list(data) if isinstance(data, (list, tuple)) else [data]
+    if not seq:
+        raise ValueError(f"{name} is empty; pass a (T, N) array or a list of them")
+    out = []
+    for i, x in enumerate(seq):
+        label = name if len(seq) == 1 else f"{name}[{i}]"
+        arr = _checks.as_float_array(x, label, dtype, ndim=(1, 2))
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if n_cols is not None and arr.shape[1] != n_cols:
+            raise ValueError(f"{label} has {arr.shape[1]} columns, expected {n_cols}; data must be (T, N) with "
+                             f"N = model.n_obs and inputs (T, K) with K = model.n_inputs")
+        out.append(arr)
+    return out
+
+
+class _WindowSampler:
+    """Random windows of length T+1 from one or several series (inputs aligned)."""
+
+    def __init__(self, series, inputs, T):
+        self.series, self.inputs, self.T = series, inputs, T
+        counts = np.array([len(x) - T for x in series])
+        if np.any(counts < 1):
+            short = int(np.argmin(counts))
+            raise ValueError(f"seq_len={T} needs series of at least {T + 1} samples; series {short} has "
+                             f"{len(series[short])}. Lower seq_len or pass longer data")
+        self.weights = counts / counts.sum()
+        self.offsets = np.arange(T + 1)
+
+    def draw(self, batch, rng):
+        which = rng.choice(len(self.series), size=batch, p=self.weights)
+        idx = np.empty((batch, self.T + 1), dtype=np.int64)
+        X = np.empty((batch, self.T + 1, self.series[0].shape[1]), dtype=self.series[0].dtype)
+        S = np.empty((batch, self.T + 1, self.inputs[0].shape[1]), dtype=self.series[0].dtype)
+        for b, i in enumerate(which):
+            start = rng.integers(0, len(self.series[i]) - self.T)
+            idx[b] = start + self.offsets
+            X[b] = self.series[i][idx[b]]
+            S[b] = self.inputs[i][idx[b]]
+        return X, S
+
+
+def _global_norm(grads):
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size=16, batches_per_epoch=50,
+        n_epochs=100, lr=1e-3, clip=None, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, rng=None,
+        progress=True, callback=None, optimizer=None):
+    """Train ``model`` in place by sparsely forced BPTT with Adam.
+
+    Parameters
+    ----------
+    model : PLRNN, TanhRNN, ...
+    data : array (T, N) or list of arrays
+        One or several observed series (time along axis 0).
+    tau : int or math.inf, optional
+        Forcing interval in steps (classic sparse forcing). ``math.inf`` forces only at the window start.
+    alpha : array (seq_len+1,) or (batch_size, seq_len+1), optional
+        Fixed forcing weights instead of tau.
+    schedule : fastrnn.forcing.Schedule, optional
+        A schedule (annealed or jittered tau, annealed alpha) instead of tau/alpha. Exactly one of tau, alpha and
+        schedule must be given.
+    seq_len : int
+        Window length T in steps (windows hold T+1 samples).
+    batch_size, batches_per_epoch, n_epochs : int
+    lr : float
+        Adam step size (paper setting 1e-3).
+    clip : float, optional
+        Clip the global gradient norm to this value (the paper uses 1 only for its baseline without forcing).
+    inputs : array (T, K) or list, optional
+        External inputs aligned with ``data``.
+    ridge, control_grad, unit_mask
+        As in :func:`loss_and_grad`.
+    rng : seed or Generator
+        Drives window sampling and jittered schedules.
+    progress : bool
+        Show a tqdm progress bar with epoch, loss and time left.
+    callback : callable, optional
+        ``callback(epoch, history, model)`` after each epoch; returning True stops training.
+    optimizer : Adam, optional
+        Continue with an existing optimiser (its state is kept); by default a new Adam(model.params, lr).
+
+    Returns
+    -------
+    History
+        Per-epoch mean loss, mean gradient norm and seconds.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If a loss or gradient becomes non-finite; the model then keeps the last parameters with a finite loss.
+    """
+    _check_model(model)
+    given = [name for name, v in (("tau", tau), ("alpha", alpha), ("schedule", schedule)) if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"pass exactly one of tau=, alpha= or schedule= (got {given or 'none'}); for no forcing "
+                         f"use tau=math.inf")
+    T = _checks.check_int(seq_len, "seq_len", minimum=1)
+    batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
+    batches_per_epoch = _checks.check_int(batches_per_epoch, "batches_per_epoch", minimum=1)
+    n_epochs = _checks.check_int(n_epochs, "n_epochs", minimum=1)
+    ridge = _checks.check_float(ridge, "ridge", minimum=0.0)
+    if clip is not None:
+        clip = _checks.check_float(clip, "clip", minimum=0.0, strict_min=True)
+    if schedule is not None and not isinstance(schedule, forcing.Schedule):
+        raise TypeError("schedule must be a fastrnn.forcing.Schedule (AnnealedTau, JitteredTau, AnnealedAlpha)")
+    rng = _checks.check_rng(rng)
+    series = _as_series_list(data, "data", model.dtype, model.n_obs)
+    if model.n_inputs:
+        if inputs is None:
+            raise ValueError(f"the model has n_inputs={model.n_inputs}: pass inputs aligned with data")
+        ins = _as_series_list(inputs, "inputs", model.dtype, model.n_inputs)
+        if len(ins) != len(series) or any(len(s) != len(x) for s, x in zip(ins, series)):
+            raise ValueError("inputs must be aligned with data: the same number of series and of samples in each")
+    else:
+        if inputs is not None:
+            raise ValueError("inputs were given but the model has n_inputs=0; build the model with n_inputs=K")
+        ins = [np.zeros((len(x), 0), dtype=model.dtype) for x in series]
+    sampler = _WindowSampler(series, ins, T)
+    mask = _check_mask(model, unit_mask)
+    fixed_alpha = None
+    if tau is not None:
+        fixed_alpha = forcing.check_alpha(forcing.interval(T, tau), T, batch_size, model.dtype)
+    elif alpha is not None:
+        fixed_alpha = forcing.check_alpha(alpha, T, batch_size, model.dtype)
+    opt = optimizer if optimizer is not None else Adam(model.params, lr=lr)
+
+    history = History()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=n_epochs, desc=f"{model.kind}", unit="epoch")
+    try:
+        for epoch in range(n_epochs):
+            t0 = time.perf_counter()
+            losses, norms = [], []
+            for bidx in range(batches_per_epoch):
+                X, S = sampler.draw(batch_size, rng)
+                if fixed_alpha is not None:
+                    a = fixed_alpha
+                else:
+                    a = forcing.check_alpha(schedule.alpha(epoch, n_epochs, T, batch_size, rng), T, batch_size,
+                                            model.dtype)
+                loss, grads = _loss_and_grad(model, _Batch(X, S, mask), a, ridge, control_grad)
+                norm = _global_norm(grads)
+                if not (math.isfinite(loss) and math.isfinite(norm)):
+                    raise TrainingDivergedError(
+                        f"{'loss' if not math.isfinite(loss) else 'gradient'} became non-finite at epoch {epoch}, "
+                        f"batch {bidx}; the model keeps its last finite parameters. Try a smaller lr, a smaller tau "
+                        f"(more forcing) or clip=1.0")
+                if clip is not None and norm > clip:
+                    for g in grads.values():
+                        g *= clip / norm
+                opt.step(grads)
+                losses.append(loss)
+                norms.append(norm)
+            history.loss.append(float(np.mean(losses)))
+            history.grad_norm.append(float(np.mean(norms)))
+            history.seconds.append(time.perf_counter() - t0)
+            if bar is not None:
+                bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
+                bar.update(1)
+            if callback is not None and callback(epoch, history, model):
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    return history

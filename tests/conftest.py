@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+import fastrnn as fr
+
+MODEL_KINDS = ["PLRNN", "TanhRNN"]
+
+
+def make_model(kind, M, N, K, dtype=np.float64, seed=0, scale=1.0):
+    """A random model with moderately large parameters so that every term of the gradient matters."""
+    model = getattr(fr, kind)(M, N, K, dtype=dtype, rng=seed)
+    rng = np.random.default_rng(seed + 100)
+    for name, v in model.params.items():
+        if name == "A":
+            v[...] = rng.uniform(0.3, 0.95, v.shape)
+        elif name == "B":
+            v[...] = rng.normal(0, 1.0, v.shape)
+        else:
+            v[...] = rng.normal(0, scale / np.sqrt(max(v.shape[-1], 1)), v.shape)
+    if "A" in model.params:
+        np.fill_diagonal(model.params["W"], 0.0)
+    return model
+
+
+@pytest.fixture(params=MODEL_KINDS)
+def kind(request):
+    return request.param
