@@ -223,7 +223,8 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     Raises
     ------
     TrainingDivergedError
-        If a loss or gradient becomes non-finite; the model then keeps the last parameters with a finite loss.
+        If a loss or gradient becomes non-finite; the model is then reset to the last parameters whose loss was
+        finite (those before the last update).
     """
     _check_model(model)
     given = [name for name, v in (("tau", tau), ("alpha", alpha), ("schedule", schedule)) if v is not None]
@@ -261,6 +262,7 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     opt = optimizer if optimizer is not None else Adam(model.params, lr=lr)
 
     history = History()
+    last_finite = None
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -279,10 +281,13 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
                 loss, grads = _loss_and_grad(model, _Batch(X, S, mask), a, ridge, control_grad)
                 norm = _global_norm(grads)
                 if not (math.isfinite(loss) and math.isfinite(norm)):
+                    if last_finite is not None:
+                        model.set_params(**last_finite)
                     raise TrainingDivergedError(
                         f"{'loss' if not math.isfinite(loss) else 'gradient'} became non-finite at epoch {epoch}, "
-                        f"batch {bidx}; the model keeps its last finite parameters. Try a smaller lr, a smaller tau "
+                        f"batch {bidx}; the model was reset to the last parameters with a finite loss. Try a smaller lr, a smaller tau "
                         f"(more forcing) or clip=1.0")
+                last_finite = {k: v.copy() for k, v in model.params.items()}  # these gave a finite loss
                 if clip is not None and norm > clip:
                     for g in grads.values():
                         g *= clip / norm

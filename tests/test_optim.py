@@ -1,0 +1,55 @@
+"""Adam against the published update rule (Kingma & Ba 2015, Algorithm 1), worked by hand."""
+import numpy as np
+import pytest
+
+from fastrnn import Adam
+
+
+def test_adam_two_steps_by_hand():
+    p = np.array([1.0, -2.0])
+    opt = Adam({"p": p}, lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+    # step 1, g = (0.5, -1): m = 0.1 g = (0.05, -0.1); v = 0.001 g^2 = (2.5e-4, 1e-3);
+    # m_hat = m / 0.1 = g, v_hat = v / 0.001 = g^2, so p -= 0.1 * sign(g) * |g| / (|g| + 1e-8)
+    opt.step({"p": np.array([0.5, -1.0])})
+    np.testing.assert_allclose(opt.m["p"], [0.05, -0.1], rtol=1e-14)
+    np.testing.assert_allclose(opt.v["p"], [2.5e-4, 1e-3], rtol=1e-14)
+    np.testing.assert_allclose(p, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 1.0 / (1.0 + 1e-8)], rtol=1e-15)
+    assert p[0] == pytest.approx(0.900000002, abs=1e-12)
+    # step 2, g = (0.1, 0.2): m = 0.9 m + 0.1 g = (0.055, -0.07); v = 0.999 v + 0.001 g^2 = (2.5975e-4, 1.039e-3);
+    # bias corrections 1 - 0.9^2 = 0.19 and 1 - 0.999^2 = 0.001999
+    opt.step({"p": np.array([0.1, 0.2])})
+    np.testing.assert_allclose(opt.m["p"], [0.055, -0.07], rtol=1e-14)
+    np.testing.assert_allclose(opt.v["p"], [2.5975e-4, 1.039e-3], rtol=1e-14)
+    u0 = 0.1 * (0.055 / 0.19) / (np.sqrt(2.5975e-4 / 0.001999) + 1e-8)
+    u1 = 0.1 * (-0.07 / 0.19) / (np.sqrt(1.039e-3 / 0.001999) + 1e-8)
+    np.testing.assert_allclose(p, [0.900000002 - u0, -1.900000001 - u1], rtol=1e-12)
+    np.testing.assert_allclose(p, [0.8196959063846518, -1.8488973939904947], rtol=1e-12)
+    assert opt.t == 2
+
+
+def test_adam_float32_in_place_and_state_roundtrip():
+    p = np.ones(3, dtype=np.float32)
+    ref = np.ones(3, dtype=np.float32)
+    opt = Adam({"p": p}, lr=0.01)
+    opt.step({"p": np.array([1.0, -1.0, 0.0], dtype=np.float32)})
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p, [0.99, 1.01, 1.0], rtol=1e-6)
+    # a fresh optimiser loaded from the state continues identically
+    opt2 = Adam({"p": ref}, lr=0.01)
+    ref[...] = p
+    opt2.load_state_dict(opt.state_dict())
+    g = {"p": np.array([0.3, 0.2, -0.5], dtype=np.float32)}
+    opt.step(g)
+    opt2.step(g)
+    np.testing.assert_array_equal(p, ref)
+
+
+def test_adam_bad_arguments():
+    with pytest.raises(ValueError, match="lr"):
+        Adam({"p": np.zeros(2)}, lr=-1.0)
+    with pytest.raises(ValueError, match="betas"):
+        Adam({"p": np.zeros(2)}, betas=(0.9, 1.0))
+    with pytest.raises(TypeError, match="params"):
+        Adam([np.zeros(2)])
+    with pytest.raises(ValueError, match="grads lacks"):
+        Adam({"p": np.zeros(2)}).step({})
