@@ -4,13 +4,13 @@ Public API (re-exported names only): the models, :func:`loss_and_grad`, :func:`f
 :mod:`fastrnn.forcing`, :mod:`fastrnn.optim`.
 """
 from . import forcing, optim
-from .models import PLRNN, TanhRNN, load
+from .models import GRU, LSTM, PLRNN, TanhRNN, load
 from .optim import Adam
 from .training import History, TrainingDivergedError, fit, loss_and_grad
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "PLRNN", "TanhRNN", "load", "loss_and_grad", "fit", "History", "TrainingDivergedError", "Adam",
+    "PLRNN", "TanhRNN", "LSTM", "GRU", "load", "loss_and_grad", "fit", "History", "TrainingDivergedError", "Adam",
     "forcing", "optim",
 ]

@@ -11,6 +11,8 @@ import tempfile
 import numpy as np
 
 from . import _checks
+from .kernels import gru as _k_gru
+from .kernels import lstm as _k_lstm
 from .kernels import plrnn as _k_plrnn
 from .kernels import tanhrnn as _k_tanhrnn
 
@@ -353,4 +355,179 @@ class TanhRNN(RNNModel):
         return loss, grads, GZt
 
 
-MODELS = {cls.kind: cls for cls in (PLRNN, TanhRNN)}
+def _gated_recurrent_init(rng, M, n_blocks, candidate):
+    """W (n_blocks M, M): every block N(0, 1/M), the tanh candidate block rescaled to spectral radius 0.9."""
+    W = rng.normal(0.0, 1.0 / np.sqrt(M), (n_blocks * M, M))
+    rows = slice(candidate * M, (candidate + 1) * M)
+    W[rows] = _spectral_scale(W[rows], 0.9)
+    return W
+
+
+class LSTM(RNNModel):
+    """Long short-term memory network (Hochreiter & Schmidhuber 1997, with forget gate), read out through h.
+
+    State (h, c), gates a = W h + U s_t + b in block order i, f, g, o::
+
+        c_t = σ(a_f) ⊙ c_{t-1} + σ(a_i) ⊙ tanh(a_g),   h_t = σ(a_o) ⊙ tanh(c_t),   x_t = B h_t
+
+    Parameters
+    ----------
+    n_latent, n_obs, n_inputs : int
+        M hidden units (the state has 2M entries, h and c), N observations, K >= 0 external inputs (U exists only
+        when K > 0).
+    dtype : np.float32 or np.float64
+    rng : seed or Generator
+
+    Notes
+    -----
+    Parameters: W (4M, M), U (4M, K), b (4M,), B (N, M), blocks in the order i, f, g, o.
+
+    Forcing acts on h as on z in the other models and shrinks the cell state, c_t = (1 - α_t m) c_f,t; a window starts
+    at h_0 = z~_0, c_0 = 0. :attr:`state_dim` is 2M: ``z0`` of :meth:`generate` and the states and Jacobians of the
+    Lyapunov code are the concatenation (h, c), and the Jacobians are (2M, 2M). :meth:`generate` returns h.
+
+    Initialisation: every gate block of W ~ N(0, 1/M), the candidate block g rescaled to spectral radius 0.9 (as
+    the TanhRNN), forget-gate bias 1 and the other biases 0 (Gers et al. 2000; Jozefowicz et al. 2015: the cell
+    keeps about 73 % of its content per step at the start, so gradients reach back over many steps), U ~ N(0, 0.01/K),
+    B ~ N(0, 1/M). The free run is bounded for any parameters: |h| < 1 and |c_t| <= max(|c_0|, 1 / (1 - f_max)) with
+    f_max < 1 the largest forget gate along the orbit.
+    """
+
+    kind = "LSTM"
+    _param_names = ("W", "U", "b", "B")
+    _input_param = "U"
+    _input_rows = property(lambda self: 4 * self.n_latent)
+    _kernels = _k_lstm
+
+    @property
+    def state_dim(self) -> int:
+        """2M: the state is (h, c)."""
+        return 2 * self.n_latent
+
+    def _init_params(self, rng):
+        M, N, K = self.n_latent, self.n_obs, self.n_inputs
+        b = np.zeros(4 * M)
+        b[M:2 * M] = 1.0
+        return {
+            "W": _gated_recurrent_init(rng, M, 4, candidate=2),
+            "U": rng.normal(0.0, 0.1 / np.sqrt(max(K, 1)), (4 * M, K)),
+            "b": b,
+            "B": rng.normal(0.0, 1.0 / np.sqrt(M), (N, M)),
+        }
+
+    def _state_from_latent(self, z):
+        return np.concatenate([z, np.zeros_like(z)])
+
+    def _readout_state(self, states):
+        return states[:, :self.n_latent]
+
+    def _kernel_params(self):
+        p = self._p
+        return p["W"], self._input_matrix(), p["b"]
+
+    def _loss_grad(self, X, S, alpha, mask, Zt):
+        p = self._p
+        W, b, B = p["W"], p["b"], p["B"]
+        U = self._input_matrix()
+        nb, T1, N = X.shape
+        M, K, T = self.n_latent, self.n_inputs, T1 - 1
+        dt = self.dtype
+        Z = np.empty((nb, T1, 2 * M), dt)
+        ZF = np.empty((nb, T, 2 * M), dt)
+        G = np.empty((nb, T, 5 * M), dt)
+        R = np.empty((nb, T, N), dt)
+        losses = self._kernels.forward(W, U, b, B, X, S, alpha, mask, Zt, Z, ZF, G, R)
+        loss = float(losses.sum()) / (nb * T * N)
+        scale = 2.0 / (nb * T * N)
+        GP = np.empty((nb, T, 4 * M), dt)
+        GZt = np.empty((nb, T1, M), dt)
+        self._kernels.backward(W, B, alpha, mask, Z, G, R, scale, GP, GZt)
+        G2 = GP.reshape(-1, 4 * M)
+        grads = {
+            "W": G2.T @ Z[:, :-1, :M].reshape(-1, M),
+            "b": G2.sum(axis=0),
+            "B": (-scale) * (R.reshape(-1, N).T @ ZF[:, :, :M].reshape(-1, M)),
+        }
+        if K:
+            grads["U"] = G2.T @ S[:, 1:].reshape(-1, K)
+        return loss, grads, GZt
+
+
+class GRU(RNNModel):
+    """Gated recurrent unit (Cho et al. 2014) in PyTorch's convention, one bias per block.
+
+    Blocks r, u, n of W, U and b::
+
+        r = σ(W_r z + U_r s + b_r),  u = σ(W_u z + U_u s + b_u),  n = tanh(U_n s + b_n + r ⊙ (W_n z))
+        z_t = (1 - u) ⊙ n + u ⊙ z_{t-1},  x_t = B z_t
+
+    Parameters
+    ----------
+    n_latent, n_obs, n_inputs : int
+        M latent units, N observations, K >= 0 external inputs (U exists only when K > 0).
+    dtype : np.float32 or np.float64
+    rng : seed or Generator
+
+    Notes
+    -----
+    Parameters: W (3M, M), U (3M, K), b (3M,), B (N, M), blocks in the order r, u, n.
+
+    Initialisation: every block of W ~ N(0, 1/M), the candidate block n rescaled to spectral radius 0.9 (as the
+    TanhRNN), update-gate bias 1 and the other biases 0 (the GRU's counterpart of the LSTM's forget-gate bias 1: a
+    unit keeps about 73 % of its state per step at the start), U ~ N(0, 0.01/K), B ~ N(0, 1/M). The free run is
+    bounded for any parameters: z_t is a convex combination of z_{t-1} and n in (-1, 1), so
+    |z_t| <= max(|z_0|, 1) entrywise.
+    """
+
+    kind = "GRU"
+    _param_names = ("W", "U", "b", "B")
+    _input_param = "U"
+    _input_rows = property(lambda self: 3 * self.n_latent)
+    _kernels = _k_gru
+
+    def _init_params(self, rng):
+        M, N, K = self.n_latent, self.n_obs, self.n_inputs
+        b = np.zeros(3 * M)
+        b[M:2 * M] = 1.0
+        return {
+            "W": _gated_recurrent_init(rng, M, 3, candidate=2),
+            "U": rng.normal(0.0, 0.1 / np.sqrt(max(K, 1)), (3 * M, K)),
+            "b": b,
+            "B": rng.normal(0.0, 1.0 / np.sqrt(M), (N, M)),
+        }
+
+    def _kernel_params(self):
+        p = self._p
+        return p["W"], self._input_matrix(), p["b"]
+
+    def _loss_grad(self, X, S, alpha, mask, Zt):
+        p = self._p
+        W, b, B = p["W"], p["b"], p["B"]
+        U = self._input_matrix()
+        nb, T1, N = X.shape
+        M, K, T = self.n_latent, self.n_inputs, T1 - 1
+        dt = self.dtype
+        Z = np.empty((nb, T1, M), dt)
+        ZF = np.empty((nb, T, M), dt)
+        G = np.empty((nb, T, 4 * M), dt)
+        R = np.empty((nb, T, N), dt)
+        losses = self._kernels.forward(W, U, b, B, X, S, alpha, mask, Zt, Z, ZF, G, R)
+        loss = float(losses.sum()) / (nb * T * N)
+        scale = 2.0 / (nb * T * N)
+        GA = np.empty((nb, T, 4 * M), dt)
+        GZt = np.empty((nb, T1, M), dt)
+        self._kernels.backward(W, B, alpha, mask, Z, G, R, scale, GA, GZt)
+        G2 = GA.reshape(-1, 4 * M)
+        gsum = G2.sum(axis=0)
+        grads = {
+            "W": G2[:, :3 * M].T @ Z[:, :-1].reshape(-1, M),
+            "b": np.concatenate([gsum[:2 * M], gsum[3 * M:]]),
+            "B": (-scale) * (R.reshape(-1, N).T @ ZF.reshape(-1, M)),
+        }
+        if K:
+            S2 = S[:, 1:].reshape(-1, K)
+            grads["U"] = np.concatenate([G2[:, :2 * M].T @ S2, G2[:, 3 * M:].T @ S2])
+        return loss, grads, GZt
+
+
+MODELS = {cls.kind: cls for cls in (PLRNN, TanhRNN, LSTM, GRU)}

@@ -59,7 +59,91 @@ def tanh_jacobian(p, z, s):
     return (1.0 - zn ** 2)[:, None] * p["W"]
 
 
-STEPS = {"PLRNN": (plrnn_step, plrnn_vjp, plrnn_jacobian), "TanhRNN": (tanh_step, tanh_vjp, tanh_jacobian)}
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _drive(p, s):
+    """b + U s (U only when the model has inputs)."""
+    return p["b"] + p["U"] @ s if "U" in p else p["b"]
+
+
+def _lstm_parts(p, z, s):
+    M = p["W"].shape[1]
+    h, c = z[:M], z[M:]
+    a = p["W"] @ h + _drive(p, s)
+    i, f, g, o = sigmoid(a[:M]), sigmoid(a[M:2 * M]), np.tanh(a[2 * M:3 * M]), sigmoid(a[3 * M:])
+    cn = f * c + i * g
+    return M, h, c, i, f, g, o, cn, np.tanh(cn)
+
+
+def lstm_step(p, z, s):
+    """z = (h, c) of length 2M; gates i, f, g, o; returns (h', c')."""
+    _, _, _, _, _, _, o, cn, tc = _lstm_parts(p, z, s)
+    return np.concatenate([o * tc, cn])
+
+
+def lstm_vjp(p, z, s, g):
+    M, h, c, i, f, gg, o, cn, tc = _lstm_parts(p, z, s)
+    gh, gc = g[:M], g[M:]
+    gc = gc + gh * o * (1.0 - tc ** 2)           # through h' = o tanh(c')
+    ga = np.concatenate([gc * gg * i * (1 - i), gc * c * f * (1 - f), gc * i * (1 - gg ** 2), gh * tc * o * (1 - o)])
+    d = {"W": np.outer(ga, h), "b": ga.copy()}
+    if "U" in p:
+        d["U"] = np.outer(ga, s)
+    return np.concatenate([p["W"].T @ ga, gc * f]), d
+
+
+def lstm_jacobian(p, z, s):
+    M, h, c, i, f, g, o, cn, tc = _lstm_parts(p, z, s)
+    W = p["W"]
+    Wi, Wf, Wg, Wo = W[:M], W[M:2 * M], W[2 * M:3 * M], W[3 * M:]
+    dc_dh = (g * i * (1 - i))[:, None] * Wi + (c * f * (1 - f))[:, None] * Wf + (i * (1 - g ** 2))[:, None] * Wg
+    e = o * (1 - tc ** 2)
+    dh_dh = (tc * o * (1 - o))[:, None] * Wo + e[:, None] * dc_dh
+    return np.block([[dh_dh, np.diag(e * f)], [dc_dh, np.diag(f)]])
+
+
+def _gru_parts(p, z, s):
+    M = p["W"].shape[1]
+    W, d = p["W"], _drive(p, s)
+    r = sigmoid(W[:M] @ z + d[:M])
+    u = sigmoid(W[M:2 * M] @ z + d[M:2 * M])
+    q = W[2 * M:] @ z
+    n = np.tanh(d[2 * M:] + r * q)
+    return M, r, u, q, n
+
+
+def gru_step(p, z, s):
+    _, r, u, q, n = _gru_parts(p, z, s)
+    return (1 - u) * n + u * z
+
+
+def gru_vjp(p, z, s, g):
+    M, r, u, q, n = _gru_parts(p, z, s)
+    W = p["W"]
+    gan = g * (1 - u) * (1 - n ** 2)             # dL/d(pre-activation of n)
+    gar = gan * q * r * (1 - r)
+    gau = g * (z - n) * u * (1 - u)
+    gq = gan * r                                 # dL/d(W_n z)
+    d = {"W": np.vstack([np.outer(gar, z), np.outer(gau, z), np.outer(gq, z)]),
+         "b": np.concatenate([gar, gau, gan])}
+    if "U" in p:
+        d["U"] = np.outer(d["b"], s)
+    gz = g * u + W[:M].T @ gar + W[M:2 * M].T @ gau + W[2 * M:].T @ gq
+    return gz, d
+
+
+def gru_jacobian(p, z, s):
+    M, r, u, q, n = _gru_parts(p, z, s)
+    W = p["W"]
+    dn = (1 - n ** 2)[:, None] * (r[:, None] * W[2 * M:] + (q * r * (1 - r))[:, None] * W[:M])
+    du = (u * (1 - u))[:, None] * W[M:2 * M]
+    return np.diag(u) + (1 - u)[:, None] * dn + (z - n)[:, None] * du
+
+
+STEPS = {"PLRNN": (plrnn_step, plrnn_vjp, plrnn_jacobian), "TanhRNN": (tanh_step, tanh_vjp, tanh_jacobian),
+         "LSTM": (lstm_step, lstm_vjp, lstm_jacobian), "GRU": (gru_step, gru_vjp, gru_jacobian)}
 
 
 def params64(model):
@@ -67,6 +151,16 @@ def params64(model):
 
 
 # ---------------------------------------------------------------- sparsely forced BPTT, one window at a time
+def _lift(model, z):
+    """State from a latent vector (the LSTM's (h, c) = (z, 0)); the identity for the other models."""
+    return np.concatenate([z, np.zeros(model.state_dim - model.n_latent)])
+
+
+def _state_weights(model, w):
+    """Forcing weights (M,) on the state: the LSTM's c shrinks with the same (1 - w) as h."""
+    return np.tile(w, model.state_dim // model.n_latent)
+
+
 def _windows(X, alpha, inputs, M, unit_mask):
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 2:
@@ -78,21 +172,25 @@ def _windows(X, alpha, inputs, M, unit_mask):
     return X, a, S, m
 
 
-def loss(model, X, alpha, inputs=None, ridge=0.0, unit_mask=None):
-    """L = sum_t ||x_t - B z_f,t||^2 / (batch T N), forcing after the loss."""
+def loss(model, X, alpha, inputs=None, ridge=0.0, unit_mask=None, control_signal=None):
+    """L = sum_t ||x_t - B z_f,t||^2 / (batch T N), forcing after the loss.
+
+    ``control_signal`` (batch, T+1, M): a fixed z~ instead of P x (what control_grad=False differentiates).
+    """
     p = params64(model)
     step = STEPS[model.kind][0]
-    X, a, S, m = _windows(X, alpha, inputs, model.n_latent, unit_mask)
+    M = model.n_latent
+    X, a, S, m = _windows(X, alpha, inputs, M, unit_mask)
     nb, T1, N = X.shape
-    P = control(p["B"], ridge)
+    Zt = X @ control(p["B"], ridge).T if control_signal is None else np.asarray(control_signal, dtype=np.float64)
     total = 0.0
     for b in range(nb):
-        z = P @ X[b, 0]
+        z = _lift(model, Zt[b, 0])
         for t in range(1, T1):
             zf = step(p, z, S[b, t])
-            total += np.sum((X[b, t] - p["B"] @ zf) ** 2)
-            w = a[b, t] * m
-            z = (1 - w) * zf + w * (P @ X[b, t])
+            total += np.sum((X[b, t] - p["B"] @ zf[:M]) ** 2)
+            w = _state_weights(model, a[b, t] * m)
+            z = (1 - w) * zf + w * _lift(model, Zt[b, t])
     return total / (nb * (T1 - 1) * N)
 
 
@@ -108,25 +206,27 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     grads = {k: np.zeros_like(v) for k, v in p.items()}
     gP = np.zeros_like(P)
     total = 0.0
+    M = model.n_latent
     for b in range(nb):
-        zs, zfs = [P @ X[b, 0]], [None]
+        zs, zfs = [_lift(model, P @ X[b, 0])], [None]
         for t in range(1, T1):
             zf = step(p, zs[-1], S[b, t])
-            total += np.sum((X[b, t] - B @ zf) ** 2)
-            w = a[b, t] * m
-            zs.append((1 - w) * zf + w * (P @ X[b, t]))
+            total += np.sum((X[b, t] - B @ zf[:M]) ** 2)
+            w = _state_weights(model, a[b, t] * m)
+            zs.append((1 - w) * zf + w * _lift(model, P @ X[b, t]))
             zfs.append(zf)
-        gz = np.zeros(model.n_latent)
+        gz = np.zeros(model.state_dim)
         for t in range(T1 - 1, 0, -1):
-            w = a[b, t] * m
-            r = X[b, t] - B @ zfs[t]
-            grads["B"] += -2 * c * np.outer(r, zfs[t])
-            gP += np.outer(w * gz, X[b, t])
-            gf = (1 - w) * gz - 2 * c * (B.T @ r)
+            w = _state_weights(model, a[b, t] * m)
+            r = X[b, t] - B @ zfs[t][:M]
+            grads["B"] += -2 * c * np.outer(r, zfs[t][:M])
+            gP += np.outer((w * gz)[:M], X[b, t])
+            gf = (1 - w) * gz
+            gf[:M] -= 2 * c * (B.T @ r)
             gz, d = vjp(p, zs[t - 1], S[b, t], gf)
             for k, v in d.items():
                 grads[k] += v
-        gP += np.outer(gz, X[b, 0])
+        gP += np.outer(gz[:M], X[b, 0])
     if control_grad:
         if ridge == 0.0:
             Ii, Im = np.eye(N), np.eye(model.n_latent)
@@ -141,11 +241,12 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
 def generate(model, n_steps, z0, inputs=None):
     p = params64(model)
     step = STEPS[model.kind][0]
-    Z = [np.asarray(z0, dtype=np.float64)]
+    z0 = np.asarray(z0, dtype=np.float64)
+    Z = [_lift(model, z0) if z0.shape == (model.n_latent,) else z0]
     for t in range(1, n_steps):
         s = None if inputs is None else inputs[t]
         Z.append(step(p, Z[-1], s))
-    Z = np.array(Z)
+    Z = np.array(Z)[:, :model.n_latent]          # the LSTM reads out through h
     return Z @ p["B"].T, Z
 
 
@@ -160,3 +261,38 @@ def jacobians(model, z0, n_steps, inputs=None):
         z = step(p, z, s)
         Zs.append(z)
     return np.array(Js), np.array(Zs)
+
+
+# ---------------------------------------------------------------- Lyapunov spectra: NumPy QR loop (issue 4)
+# Benettin's method with one np.linalg.qr per step, written independently of csrc/ and fastrnn.lyapunov.
+def qr_loop_spectrum(jacs, frame, skip=0):
+    """Exponents (k,) per step and the final frame: J_t Q = Q' R, lambda_i = mean over t >= skip of log|R_t[i, i]|
+    (the first ``skip`` Jacobians only turn the frame)."""
+    Q = np.array(frame, dtype=np.float64)
+    sums = np.zeros(Q.shape[1])
+    for t, J in enumerate(jacs):
+        Q, R = np.linalg.qr(J @ Q)
+        if t >= skip:
+            sums += np.log(np.abs(np.diag(R)))
+    return sums / (len(jacs) - skip), Q
+
+
+def jacobians_along(model, states, inputs=None):
+    """NumPy Jacobians (len(states), D, D) of the model's step at the given states; inputs[t] drives step t."""
+    p = params64(model)
+    jac = STEPS[model.kind][2]
+    return np.array([jac(p, z, None if inputs is None else inputs[t]) for t, z in enumerate(states)])
+
+
+def jacobian_product_log_norms(jacs, lags):
+    """log ||J_(L-1) ... J_0||_2 by explicit products, renormalised every step (scale kept as a log)."""
+    P = np.eye(jacs.shape[1])
+    log_scale, out, want = 0.0, {}, set(int(L) for L in lags)
+    for L, J in enumerate(jacs, start=1):
+        P = J @ P
+        s = np.abs(P).max()
+        P /= s
+        log_scale += np.log(s)
+        if L in want:
+            out[L] = log_scale + np.log(np.linalg.norm(P, 2))
+    return np.array([out[int(L)] for L in lags])

@@ -78,18 +78,7 @@ def test_gradient_matches_finite_differences(kind, pattern, with_inputs, ridge, 
 
 def _loss_frozen_control(model, X, alpha, S, Zt):
     """Loss with a fixed control signal Zt (what control_grad=False differentiates)."""
-    p = naive.params64(model)
-    step = naive.STEPS[model.kind][0]
-    nb, T1, Nn = X.shape
-    a = np.broadcast_to(alpha, (nb, T1))
-    total = 0.0
-    for b in range(nb):
-        z = Zt[b, 0]
-        for t in range(1, T1):
-            zf = step(p, z, None if S is None else S[b, t])
-            total += np.sum((X[b, t] - p["B"] @ zf) ** 2)
-            z = (1 - a[b, t]) * zf + a[b, t] * Zt[b, t]
-    return total / (nb * (T1 - 1) * Nn)
+    return naive.loss(model, X, alpha, S, control_signal=Zt)
 
 
 @pytest.mark.parametrize("with_inputs", [False, True])
