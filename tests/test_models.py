@@ -26,7 +26,8 @@ def test_generate_matches_loop_reference(kind, K):
 def test_jacobians_match_reference_and_finite_differences(kind, K):
     model = make_model(kind, 5, 2, K, seed=3, scale=0.8)
     rng = np.random.default_rng(4)
-    z0 = rng.normal(size=5)
+    D = model.state_dim
+    z0 = rng.normal(size=D)
     S = rng.normal(size=(20, K)) if K else None
     J, Zs = model._jacobians(z0, 20, inputs=S)
     Jr, Zr = naive.jacobians(model, z0, 20, S)
@@ -37,7 +38,7 @@ def test_jacobians_match_reference_and_finite_differences(kind, K):
     step = naive.STEPS[kind][0]
     s = None if S is None else S[7]
     eps = 1e-6
-    fd = np.stack([(step(p, Zs[7] + eps * e, s) - step(p, Zs[7] - eps * e, s)) / (2 * eps) for e in np.eye(5)], 1)
+    fd = np.stack([(step(p, Zs[7] + eps * e, s) - step(p, Zs[7] - eps * e, s)) / (2 * eps) for e in np.eye(D)], 1)
     np.testing.assert_allclose(J[7], fd, rtol=1e-6, atol=1e-8)
 
 
@@ -72,17 +73,19 @@ def test_load_rejects_foreign_files(tmp_path):
 
 def test_params_are_live_and_copy_is_deep(kind):
     model = make_model(kind, 4, 2, 0, seed=6)
-    X0, _ = model.generate(10, z0=np.ones(4))
+    z0 = np.full(model.state_dim, 0.5)
+    X0, _ = model.generate(10, z0=z0)
     twin = model.copy()
-    model.params["h"][...] += 0.5          # writes through to the model
-    X1, _ = model.generate(10, z0=np.ones(4))
-    X2, _ = twin.generate(10, z0=np.ones(4))
+    bias = "h" if "h" in model.params else "b"
+    model.params[bias][...] += 0.5          # writes through to the model
+    X1, _ = model.generate(10, z0=z0)
+    X2, _ = twin.generate(10, z0=z0)
     assert not np.allclose(X0, X1)
     np.testing.assert_array_equal(X0, X2)
     with pytest.raises(KeyError, match="has no parameter"):
         model.set_params(Q=np.zeros(2))
     with pytest.raises(ValueError, match="shape"):
-        model.set_params(h=np.zeros(3))
+        model.set_params(**{bias: np.zeros(3)})
 
 
 def test_seeded_init_is_reproducible_and_starts_stable(kind):
@@ -92,7 +95,7 @@ def test_seeded_init_is_reproducible_and_starts_stable(kind):
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
     assert not np.array_equal(a.params["B"], c.params["B"])
-    X, Z = a.generate(2000, z0=np.random.default_rng(0).normal(size=32) * 3)
+    X, Z = a.generate(2000, z0=np.random.default_rng(0).normal(size=a.state_dim) * 3)
     assert np.all(np.isfinite(Z)) and np.abs(Z[-100:]).max() < 10.0
     if kind == "PLRNN":
         assert np.all(np.diag(a.params["W"]) == 0.0)
@@ -107,7 +110,7 @@ def test_generate_validation(kind):
     with pytest.raises(ValueError, match=r"inputs must have shape \(5, 1\)"):
         model.generate(5, x0=np.zeros(2), inputs=np.zeros((4, 1)))
     with pytest.raises(ValueError, match="not both"):
-        model.generate(5, x0=np.zeros(2), z0=np.zeros(4), inputs=np.zeros((5, 1)))
+        model.generate(5, x0=np.zeros(2), z0=np.zeros(model.state_dim), inputs=np.zeros((5, 1)))
     with pytest.raises(ValueError, match=r"x0 must have shape \(2,\)"):
         model.generate(5, x0=np.zeros(3), inputs=np.zeros((5, 1)))
     with pytest.raises(ValueError, match="n_steps"):

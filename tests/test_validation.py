@@ -139,7 +139,7 @@ def test_fit_stops_on_nonfinite_loss_and_keeps_last_finite_parameters(kind):
     def sabotage(epoch, history, m):
         seen.append({k: v.copy() for k, v in m.params.items()})
         if epoch == 2:
-            m.params["h"][...] = np.nan            # the next batch's loss is non-finite
+            m.params["h" if "h" in m.params else "b"][...] = np.nan   # the next batch's loss is non-finite
         return False
 
     with pytest.raises(fr.TrainingDivergedError, match="non-finite at epoch 3.*last parameters with a finite loss"):
