@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+CMAKE ?= cmake
+NATIVE_BUILD := build/native
+
+.PHONY: demo test bench install native clean
 
 $(STAMP): pyproject.toml CMakeLists.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,14 +17,25 @@ $(STAMP): pyproject.toml CMakeLists.txt
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# The C core (csrc/ -> fastrnn/libfastrnn_core.so). Rerun after editing csrc/ (test, demo and bench do).
+native: $(STAMP)
+	@if command -v $(CMAKE) >/dev/null 2>&1; then \
+	  test -f $(NATIVE_BUILD)/CMakeCache.txt || \
+	    $(CMAKE) -S . -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DFASTRNN_COPY_TO_SOURCE=ON >/dev/null; \
+	  $(CMAKE) --build $(NATIVE_BUILD) >/dev/null; \
+	else \
+	  $(PY) -m pip install --quiet -e '.[test,plot]'; \
+	fi
+
+demo: native
 	$(PY) -m fastrnn demo --out out/demo
 
-test: $(STAMP)
+test: native
 	$(PY) -m pytest -q tests
 
-bench: $(STAMP)
+bench: native
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache
+	rm -f fastrnn/libfastrnn_core.so fastrnn/libfastrnn_core.dylib fastrnn/fastrnn_core.dll
