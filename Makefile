@@ -30,8 +30,11 @@ native: $(STAMP)
 demo: native
 	$(PY) -m fastrnn demo --out out/demo
 
+# The CUDA kernels are tested under Numba's CUDA simulator in a separate process, so the simulator never leaks into
+# the other tests (it must be enabled before numba is imported).
 test: native
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/test_cuda.py
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/test_cuda.py
 
 bench: native
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group

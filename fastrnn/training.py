@@ -70,21 +70,39 @@ def _check_mask(model, unit_mask):
     return np.ascontiguousarray(m, dtype=model.dtype)
 
 
-def _loss_and_grad(model, batch, alpha, ridge, control_grad):
-    """Core after validation: one forward and one backward kernel call for the whole batch."""
+def _check_device(device):
+    """None for device="cpu"; a CUDA session (fastrnn.kernels.cuda, loaded only here) for device="cuda"."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cpu":
+        return None
+    from .kernels import cuda as _kcuda  # optional backend; raises CudaUnavailableError saying how to fix it
+    return _kcuda.session()
+
+
+def _loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
+    """Core after validation: one forward and one backward kernel call for the whole batch.
+
+    With ``gpu`` (a CUDA session) batch.X and batch.S are device arrays and the kernels run on the GPU.
+    """
     B64 = model._p["B"].astype(np.float64)
     P = forcing.control_matrix(B64, ridge)
-    X = batch.X
-    nb, T1, N = X.shape
-    Zt = np.ascontiguousarray((X.reshape(-1, N) @ P.T.astype(model.dtype)).reshape(nb, T1, -1))
-    loss, grads, GZt = model._loss_grad(X, batch.S, alpha, batch.mask, Zt)
+    if gpu is not None:
+        loss, grads, G = gpu.loss_grad(model.kind, model.params, batch.X, batch.S, alpha, batch.mask,
+                                       P.astype(model.dtype), control_grad)
+    else:
+        X = batch.X
+        nb, T1, N = X.shape
+        Zt = np.ascontiguousarray((X.reshape(-1, N) @ P.T.astype(model.dtype)).reshape(nb, T1, -1))
+        loss, grads, GZt = model._loss_grad(X, batch.S, alpha, batch.mask, Zt)
+        if control_grad:
+            G = GZt.reshape(-1, GZt.shape[-1]).T.astype(np.float64) @ X.reshape(-1, N).astype(np.float64)
     if control_grad:
-        G = GZt.reshape(-1, GZt.shape[-1]).T.astype(np.float64) @ X.reshape(-1, N).astype(np.float64)
         grads["B"] = grads["B"] + forcing.control_grad_B(B64, P, G, ridge).astype(model.dtype)
     return loss, grads
 
 
-def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None):
+def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, device="cpu"):
     """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
 
     Parameters
@@ -102,6 +120,9 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
         If True, the gradient flows through P into B; if False, z~ = P x is treated as data.
     unit_mask : bool array (M,), optional
         Latent units that forcing acts on (all by default).
+    device : {"cpu", "cuda"}
+        Where the kernels run. "cuda" needs numba's CUDA target (``pip install 'fastrnn[cuda]'``) and a GPU; it
+        raises ``fastrnn.kernels.cuda.CudaUnavailableError`` otherwise. Results agree with "cpu" to rounding.
 
     Returns
     -------
@@ -115,7 +136,11 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     nb, T1, _ = Xc.shape
     a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
     ridge = _checks.check_float(ridge, "ridge", minimum=0.0)
-    return _loss_and_grad(model, _Batch(Xc, S, _check_mask(model, unit_mask)), a, ridge, bool(control_grad))
+    mask = _check_mask(model, unit_mask)
+    gpu = _check_device(device)
+    if gpu is not None:
+        Xc, S = gpu.to_device(Xc), gpu.to_device(S)
+    return _loss_and_grad(model, _Batch(Xc, S, mask), a, ridge, bool(control_grad), gpu)
 
 
 # ------------------------------------------------------------------ training loop
@@ -160,6 +185,13 @@ class _WindowSampler:
                              f"{len(series[short])}. Lower seq_len or pass longer data")
         self.weights = counts / counts.sum()
         self.offsets = np.arange(T + 1)
+        self.starts = np.concatenate([[0], np.cumsum([len(x) for x in series])[:-1]]).astype(np.int64)
+
+    def draw_starts(self, batch, rng):
+        """Start rows of ``batch`` windows in the concatenated series (the same draws from ``rng`` as ``draw``)."""
+        which = rng.choice(len(self.series), size=batch, p=self.weights)
+        return np.array([self.starts[i] + rng.integers(0, len(self.series[i]) - self.T) for i in which],
+                        dtype=np.int64)
 
     def draw(self, batch, rng):
         which = rng.choice(len(self.series), size=batch, p=self.weights)
@@ -180,7 +212,7 @@ def _global_norm(grads):
 
 def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size=16, batches_per_epoch=50,
         n_epochs=100, lr=1e-3, clip=None, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, rng=None,
-        progress=True, callback=None, optimizer=None):
+        progress=True, callback=None, optimizer=None, device="cpu"):
     """Train ``model`` in place by sparsely forced BPTT with Adam.
 
     Parameters
@@ -214,6 +246,9 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         ``callback(epoch, history, model)`` after each epoch; returning True stops training.
     optimizer : Adam, optional
         Continue with an existing optimiser (its state is kept); by default a new Adam(model.params, lr).
+    device : {"cpu", "cuda"}
+        Where the kernels run. With "cuda" the series are uploaded to the GPU once and each batch's windows are cut
+        out there; the parameters and Adam stay on the host. Same window draws from ``rng`` as on the CPU.
 
     Returns
     -------
@@ -254,6 +289,8 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         ins = [np.zeros((len(x), 0), dtype=model.dtype) for x in series]
     sampler = _WindowSampler(series, ins, T)
     mask = _check_mask(model, unit_mask)
+    gpu = _check_device(device)
+    on_device = gpu.upload_series(series, ins) if gpu is not None else None
     fixed_alpha = None
     if tau is not None:
         fixed_alpha = forcing.check_alpha(forcing.interval(T, tau), T, batch_size, model.dtype)
@@ -272,13 +309,16 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
             t0 = time.perf_counter()
             losses, norms = [], []
             for bidx in range(batches_per_epoch):
-                X, S = sampler.draw(batch_size, rng)
+                if gpu is not None:
+                    X, S = gpu.gather(on_device, sampler.draw_starts(batch_size, rng), T)
+                else:
+                    X, S = sampler.draw(batch_size, rng)
                 if fixed_alpha is not None:
                     a = fixed_alpha
                 else:
                     a = forcing.check_alpha(schedule.alpha(epoch, n_epochs, T, batch_size, rng), T, batch_size,
                                             model.dtype)
-                loss, grads = _loss_and_grad(model, _Batch(X, S, mask), a, ridge, control_grad)
+                loss, grads = _loss_and_grad(model, _Batch(X, S, mask), a, ridge, control_grad, gpu)
                 norm = _global_norm(grads)
                 if not (math.isfinite(loss) and math.isfinite(norm)):
                     if last_finite is not None:
