@@ -1,0 +1,318 @@
+"""Tests of fastrnn.timeseries: embedding, embedding parameters, lambda_max from data, predictability time."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from fastrnn import systems
+from fastrnn import timeseries as ts
+
+LN2 = math.log(2.0)
+LORENZ_LAMBDA = 0.9056
+HENON_LAMBDA = 0.4200
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# data, generated once per module (the Lorenz series is the issue's 5e4-point test case)
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def logistic_x():
+    return systems.logistic(20000, rng=1)[:, 0]
+
+
+@pytest.fixture(scope="module")
+def henon_x():
+    return systems.henon(20000, rng=1)[:, 0]
+
+
+@pytest.fixture(scope="module")
+def lorenz_xyz():
+    return systems.lorenz(50000, dt=0.01, rng=1)
+
+
+@pytest.fixture(scope="module")
+def rossler_xyz():
+    return systems.rossler(20000, dt=0.05, rng=1)
+
+
+@pytest.fixture(scope="module")
+def lorenz_estimate(lorenz_xyz):
+    return ts.max_lyapunov(lorenz_xyz[:, 0], dt=0.01)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# slow reference implementations (loops), written independently of the module
+# ----------------------------------------------------------------------------------------------------------------
+def naive_nearest_valid(Y, n_tree, theiler):
+    """For every i < n_tree the nearest j < n_tree with |i - j| > theiler and distance > 0 (brute force)."""
+    out = np.full(n_tree, -1)
+    js = np.arange(n_tree)
+    for i in range(n_tree):
+        d = np.sqrt(np.sum((Y[:n_tree] - Y[i]) ** 2, axis=1))
+        d[(np.abs(js - i) <= theiler) | (d == 0)] = np.inf
+        if np.isfinite(d.min()):
+            out[i] = int(np.argmin(d))
+    return out
+
+
+def naive_rosenstein(x, dim, lag, theiler, K):
+    Y = np.array([[x[t + k * lag] for k in range(dim)] for t in range(len(x) - (dim - 1) * lag)])
+    n = len(Y) - K
+    nb = naive_nearest_valid(Y, n, theiler)
+    curve = []
+    for k in range(K + 1):
+        logs = [np.log(np.sqrt(np.sum((Y[i + k] - Y[nb[i] + k]) ** 2))) for i in range(n)]
+        curve.append(np.mean(logs))
+    return np.array(curve)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# delay embedding, ACF, AMI
+# ----------------------------------------------------------------------------------------------------------------
+def test_delay_embed_layout():
+    x = np.arange(10.0)
+    Y = ts.delay_embed(x, 3, 2)
+    assert Y.shape == (6, 3)
+    np.testing.assert_array_equal(Y[0], [0, 2, 4])
+    np.testing.assert_array_equal(Y[-1], [5, 7, 9])
+    xy = np.stack([np.arange(6.0), 10 + np.arange(6.0)], axis=1)
+    Y2 = ts.delay_embed(xy, 2, 1)
+    np.testing.assert_array_equal(Y2[0], [0, 10, 1, 11])  # block k holds all columns at t + k lag
+    assert ts.delay_embed(x, 1).shape == (10, 1)
+    with pytest.raises(ValueError, match="too short for an embedding"):
+        ts.delay_embed(np.arange(5.0), 3, 3)
+
+
+def test_autocorrelation_and_mutual_information_known_values():
+    t = np.arange(4000)
+    r = ts.autocorrelation(np.cos(2 * np.pi * t / 40), 40)
+    assert r[0] == pytest.approx(1.0)
+    assert r[10] == pytest.approx(0.0, abs=0.01)  # quarter period
+    assert r[20] == pytest.approx(-1.0, abs=0.01)
+    u = np.random.default_rng(0).uniform(size=200000)
+    ami = ts.mutual_information(u, 3, n_bins=16)
+    assert ami[0] == pytest.approx(math.log(16), abs=1e-3)  # I(x; x) = H = ln 16 for uniform bins
+    assert np.all(ami[1:] < 2e-3)  # independent samples (bias ~ (B-1)^2 / 2T)
+
+
+def test_mean_period_of_a_sine_and_of_white_noise():
+    t = np.arange(8000)
+    assert ts.mean_period(np.sin(2 * np.pi * t / 50.0)) == pytest.approx(50.0, rel=0.02)
+    w = np.random.default_rng(1).standard_normal(8000)
+    assert ts.mean_period(w) == pytest.approx(4.0, rel=0.05)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# embedding parameters
+# ----------------------------------------------------------------------------------------------------------------
+def test_delay_of_maps_is_one(logistic_x, henon_x):
+    assert ts.estimate_delay(logistic_x) == 1
+    assert ts.estimate_delay(henon_x) == 1
+
+
+def test_delay_and_dimension_of_lorenz_and_rossler(lorenz_xyz, rossler_xyz):
+    # Lorenz x at dt = 0.01: the first AMI minimum is at about 0.15-0.2 time units
+    lag = ts.estimate_delay(lorenz_xyz[:, 0])
+    assert 10 <= lag <= 25
+    assert 3 <= ts.estimate_dimension(lorenz_xyz[:, 0], lag) <= 5
+    assert 3 <= ts.estimate_dimension(lorenz_xyz[:, 0], lag, method="fnn") <= 5
+    # Rössler x at dt = 0.05: about a quarter of the ~5.9 time-unit rotation period (1/e decay of the ACF caps it)
+    lag_r = ts.estimate_delay(rossler_xyz[:, 0])
+    assert 15 <= lag_r <= 35
+    assert 3 <= ts.estimate_dimension(rossler_xyz[:, 0], lag_r) <= 5
+    assert 3 <= ts.estimate_dimension(rossler_xyz[:, 0], lag_r, method="fnn") <= 5
+    assert ts.estimate_delay(rossler_xyz[:, 0], method="acf") >= lag_r
+
+
+def test_cao_statistics_separate_determinism_from_noise(henon_x):
+    E1, E2 = ts.cao(henon_x, 1, max_dim=5)
+    assert E1[0] < 0.5 and np.all(E1[1:] > 0.9)  # dimension 2
+    assert np.any(np.abs(E2 - 1) > 0.3)  # deterministic: E2 is not 1 everywhere
+    noise = np.random.default_rng(2).standard_normal(5000)
+    _, E2n = ts.cao(noise, 1, max_dim=5)
+    np.testing.assert_allclose(E2n, 1.0, atol=0.1)
+
+
+def test_full_lorenz_state_needs_no_delays(lorenz_xyz):
+    assert ts.estimate_dimension(lorenz_xyz[:20000], 10) == 1
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# neighbour search and divergence curve against loops
+# ----------------------------------------------------------------------------------------------------------------
+def test_nearest_neighbours_respect_theiler_window_exactly():
+    rng = np.random.default_rng(3)
+    # a slowly moving random walk: temporal neighbours are the nearest, so the window matters
+    Y = np.cumsum(rng.normal(scale=0.05, size=(400, 2)), axis=0)
+    for theiler in (0, 5, 30):
+        got, _ = ts._nearest_valid(Y, np.arange(350), 1, theiler, n_tree=350)
+        want = naive_nearest_valid(Y, 350, theiler)
+        np.testing.assert_array_equal(got[:, 0], want)
+
+
+def test_divergence_curve_matches_loop_reference():
+    x = systems.henon(700, rng=4)[:, 0]
+    est = ts.max_lyapunov(x, dim=2, lag=1, theiler=3, max_steps=12, fit_range=(1, 8))
+    z = (x - x.mean()) / x.std()
+    ref = naive_rosenstein(z, 2, 1, 3, 12)
+    np.testing.assert_allclose(est.divergence, ref, rtol=1e-12, atol=1e-12)
+    slope = np.polyfit(np.arange(1, 8), ref[1:8], 1)[0]
+    assert est.per_step == pytest.approx(slope, rel=1e-10)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# lambda_max accuracy (issue targets), embedding chosen automatically
+# ----------------------------------------------------------------------------------------------------------------
+def test_logistic_lambda_within_5_percent(logistic_x):
+    est = ts.max_lyapunov(logistic_x)
+    assert est.lambda_max == pytest.approx(LN2, rel=0.05)
+    assert est.lag == 1 and est.per_step == est.lambda_max and est.r2 > 0.99
+
+
+def test_henon_lambda_within_5_percent(henon_x):
+    est = ts.max_lyapunov(henon_x)
+    assert est.lambda_max == pytest.approx(HENON_LAMBDA, rel=0.05)
+    kantz = ts.max_lyapunov(henon_x, method="kantz")
+    assert kantz.lambda_max == pytest.approx(HENON_LAMBDA, rel=0.05)
+    assert kantz.n_neighbors == 8
+
+
+def test_lorenz_x_lambda_within_10_percent_per_time_unit(lorenz_estimate):
+    est = lorenz_estimate
+    assert est.lambda_max == pytest.approx(LORENZ_LAMBDA, rel=0.10)
+    assert est.per_step == pytest.approx(est.lambda_max * 0.01)
+    assert est.dt == 0.01 and 3 <= est.dim <= 5 and 10 <= est.lag <= 25
+    # the fit range lies after the initial transient and before saturation
+    start, stop = est.fit_range
+    assert start > 10 and stop - start > 200
+    y = est.divergence
+    assert y[stop] < y.max() - 0.1 * (y.max() - y.min())
+    # quality numbers are consistent with the curve
+    k, line = est.fitted_line()
+    resid = y[start:stop] - line
+    assert est.r2 == pytest.approx(1 - resid @ resid / np.sum((y[start:stop] - y[start:stop].mean()) ** 2))
+    assert 0 < est.stderr < 0.01
+
+
+def test_observation_noise_biases_the_estimate_low_but_moderately():
+    # 1 % observation noise (std relative to the signal's): measured about -15 % (logistic) and -20 % (Henon)
+    for gen, ref in ((systems.logistic, LN2), (systems.henon, HENON_LAMBDA)):
+        x = gen(20000, rng=1, noise=0.01)[:, 0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            est = ts.max_lyapunov(x)
+        assert 0.7 * ref < est.lambda_max < ref
+
+
+def test_multivariate_series_is_one_joint_state(lorenz_xyz):
+    est = ts.max_lyapunov(lorenz_xyz[:30000], dt=0.01, lag=10)
+    assert est.dim == 1  # Cao: the full state needs no delays
+    assert est.lambda_max == pytest.approx(LORENZ_LAMBDA, rel=0.15)
+
+
+def test_explicit_fit_range_and_determinism(henon_x):
+    a = ts.max_lyapunov(henon_x, dim=2, lag=1, fit_range=(2, 10), max_steps=30)
+    b = ts.max_lyapunov(henon_x, dim=2, lag=1, fit_range=(2, 10), max_steps=30)
+    assert a.fit_range == (2, 10) and a.divergence.size == 31
+    np.testing.assert_array_equal(a.divergence, b.divergence)
+    assert a.per_step == pytest.approx(np.polyfit(np.arange(2, 10), a.divergence[2:10], 1)[0], rel=1e-10)
+    with pytest.raises(ValueError):
+        a.divergence[0] = 1.0  # frozen result: read-only arrays
+
+
+def test_long_series_is_fast_and_kantz_radius_works():
+    import time
+
+    x = systems.henon(100000, rng=5)[:, 0]
+    t0 = time.perf_counter()
+    est = ts.max_lyapunov(x, dim=2, lag=1)
+    assert time.perf_counter() - t0 < 20.0  # typically well under a second
+    assert est.lambda_max == pytest.approx(HENON_LAMBDA, rel=0.05)
+    assert est.n_reference > 99000
+    r = ts.max_lyapunov(x[:20000], dim=2, lag=1, method="kantz", radius=0.02)
+    assert r.radius == 0.02 and r.n_neighbors == 0
+    assert r.lambda_max == pytest.approx(HENON_LAMBDA, rel=0.1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# predictability time and tau
+# ----------------------------------------------------------------------------------------------------------------
+def test_predictability_time():
+    assert ts.predictability_time(LN2) == pytest.approx(1.0)
+    assert ts.predictability_time(0.9056) == pytest.approx(LN2 / 0.9056)
+    assert ts.predictability_time(0.9056, 0.01, in_steps=True) == pytest.approx(LN2 / 0.9056 / 0.01)
+    for bad in (0.0, -0.1):
+        with pytest.raises(ValueError, match="no finite predictability time"):
+            ts.predictability_time(bad)
+    with pytest.raises(TypeError):
+        ts.predictability_time("1")
+
+
+def test_suggest_tau(logistic_x, lorenz_xyz, lorenz_estimate):
+    s = ts.suggest_tau(logistic_x)
+    assert s.tau == 1 and s.tau_pred == pytest.approx(1.0, rel=0.05)
+    e = lorenz_estimate
+    s = ts.suggest_tau(lorenz_xyz[:, 0], dt=0.01, dim=e.dim, lag=e.lag)
+    assert s.tau == round(LN2 / s.lambda_max / 0.01)
+    assert s.tau_pred == pytest.approx(LN2 / s.lambda_max)
+    assert 65 <= s.tau <= 90  # ln 2 / 0.9056 = 0.765 time units = 77 steps
+    assert s.estimate.lambda_max == s.lambda_max
+
+
+def test_non_chaotic_series_gives_an_error_not_a_number():
+    t = np.arange(10000)
+    with pytest.raises(ValueError):
+        ts.suggest_tau(np.sin(2 * np.pi * t / 37.3))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# bad input
+# ----------------------------------------------------------------------------------------------------------------
+def test_bad_input_gives_clear_errors(logistic_x):
+    with pytest.raises(ValueError, match="too short"):
+        ts.max_lyapunov(logistic_x[:40], dim=5, lag=3)
+    with pytest.raises(ValueError, match="samples"):
+        ts.max_lyapunov(logistic_x[:10])
+    with pytest.raises(ValueError, match="constant"):
+        ts.max_lyapunov(np.ones(1000))
+    with pytest.raises(ValueError, match="constant"):
+        ts.estimate_delay(np.full(1000, 3.0))
+    bad = logistic_x[:2000].copy()
+    bad[17] = np.nan
+    for fn in (ts.max_lyapunov, ts.estimate_delay, ts.suggest_tau, ts.mean_period):
+        with pytest.raises(ValueError, match="NaN"):
+            fn(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        ts.cao(bad, 1)
+    with pytest.raises(ValueError, match="method"):
+        ts.max_lyapunov(logistic_x, method="wolf")
+    with pytest.raises(ValueError, match="dt"):
+        ts.max_lyapunov(logistic_x, dt=0.0)
+    with pytest.raises(TypeError, match="dim"):
+        ts.max_lyapunov(logistic_x, dim=2.5)
+    with pytest.raises(TypeError, match="fit_range"):
+        ts.max_lyapunov(logistic_x, fit_range="best")
+    with pytest.raises(ValueError, match="fit_range"):
+        ts.max_lyapunov(logistic_x, fit_range=(5, 6))
+    with pytest.raises(TypeError, match="real numbers"):
+        ts.max_lyapunov(np.array(["a"] * 100))
+    with pytest.raises(ValueError, match="1-D or 2-D"):
+        ts.max_lyapunov(np.zeros((10, 10, 10)))
+
+
+def test_plot_divergence(henon_x):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    est = ts.max_lyapunov(henon_x, dim=2, lag=1)
+    ax = est.plot()
+    curve, fit = ax.lines[0], ax.lines[1]
+    np.testing.assert_array_equal(curve.get_ydata(), est.divergence)
+    k, line = est.fitted_line()
+    np.testing.assert_allclose(fit.get_xdata(), k)
+    np.testing.assert_allclose(fit.get_ydata(), line)
+    plt.close(ax.figure)
+    with pytest.raises(TypeError):
+        ts.plot_divergence(0.4)
