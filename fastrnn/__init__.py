@@ -2,16 +2,20 @@
 
 Public API (re-exported names only): the models, :func:`loss_and_grad`, :func:`fit`, :func:`load`, and the modules
 :mod:`fastrnn.forcing`, :mod:`fastrnn.optim`,
-:mod:`fastrnn.systems`.
+:mod:`fastrnn.systems`, :mod:`fastrnn.timeseries` (lambda_max of data, tau from data), :mod:`fastrnn.metrics` (D_stsp, D_H).
 """
-from . import forcing, optim, systems
+from . import forcing, metrics, optim, systems, timeseries
 from .models import GRU, LSTM, PLRNN, TanhRNN, load
 from .optim import Adam
+from .timeseries import (LyapunovEstimate, TauSuggestion, delay_embed, estimate_delay, estimate_dimension,
+                         max_lyapunov, predictability_time, suggest_tau)
 from .training import History, TrainingDivergedError, fit, loss_and_grad
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PLRNN", "TanhRNN", "LSTM", "GRU", "load", "loss_and_grad", "fit", "History", "TrainingDivergedError", "Adam",
-    "forcing", "optim", "systems",
+    "forcing", "optim", "systems", "timeseries", "metrics",
+    "max_lyapunov", "predictability_time", "suggest_tau", "delay_embed", "estimate_delay", "estimate_dimension",
+    "LyapunovEstimate", "TauSuggestion",
 ]
