@@ -11,7 +11,6 @@ gradients. Observations stay on the device: :meth:`Session.upload_series` sends 
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import config as _numba_config
@@ -19,11 +18,12 @@ from numba import cuda
 
 from . import _linalg, gru, lstm, plrnn, tanhrnn
 
-# Launch geometry. Under the simulator (one Python thread per CUDA thread) blocks are kept tiny and odd-sized so
-# that the tests exercise strided loops over units, partial tiles and multi-chunk reductions.
+# Launch geometry. Under the simulator (one Python thread per CUDA thread, each barrier costs about a millisecond)
+# blocks are kept small: 2 threads per recurrent block (strided loops over units), 4x4 product tiles (partial for
+# the tests' tiny sizes) and 2 row chunks per product (multi-chunk reductions).
 _GPU_CONFIG = dict(warp=32, max_threads=plrnn.MAX_THREADS, tile=16, threads_1d=256, target_blocks=1024,
                    max_chunks=4096)
-_SIM_CONFIG = dict(warp=1, max_threads=2, tile=2, threads_1d=4, target_blocks=8, max_chunks=2)
+_SIM_CONFIG = dict(warp=1, max_threads=2, tile=4, threads_1d=4, target_blocks=2, max_chunks=2)
 
 
 def _cdiv(a, b):
@@ -129,7 +129,8 @@ class Session:
         dtype = A.dtype
         nb = A.shape[0]
         L = nb * nT
-        threads = self.config["threads_1d"]
+        warp = self.config["warp"]
+        threads = min(self.config["threads_1d"], _cdiv(m, warp) * warp)
         gj = _cdiv(m, threads)
         nc, rows = self._chunks(L, gj, 1)
         partial = self.buffer(f"partial_col_{m}", (nc, m), dtype)

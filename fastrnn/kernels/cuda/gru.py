@@ -16,10 +16,12 @@ from .plrnn import MAX_THREADS
 
 
 def shared_forward(M, N, itemsize):
+    """Bytes of dynamic shared memory of the forward kernel."""
     return 4 * M * itemsize
 
 
 def shared_backward(M, N, itemsize):
+    """Bytes of dynamic shared memory of the backward kernel."""
     return 7 * M * itemsize
 
 

@@ -17,10 +17,12 @@ from .plrnn import MAX_THREADS
 
 
 def shared_forward(M, N, itemsize):
+    """Bytes of dynamic shared memory of the forward kernel."""
     return 5 * M * itemsize
 
 
 def shared_backward(M, N, itemsize):
+    """Bytes of dynamic shared memory of the backward kernel."""
     return 10 * M * itemsize
 
 
