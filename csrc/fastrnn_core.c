@@ -17,10 +17,14 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FR_INLINE static inline __attribute__((always_inline))
+#else
+#define FR_INLINE static __inline
+#endif
+/* GCC/Clang vector extensions for the inner kernels; plain C loops otherwise (or with -DFASTRNN_NO_VECTOR). */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FASTRNN_NO_VECTOR)
 #define FR_VECTOR 1
 typedef double v4d __attribute__((vector_size(32)));
 #else
-#define FR_INLINE static __inline
 #define FR_VECTOR 0
 #endif
 
@@ -38,8 +42,8 @@ typedef double v4d __attribute__((vector_size(32)));
 #define FR_SAFE_MIN 1e-300
 /* Frame entries below this are flushed to zero (they are rounding noise; subnormals would slow every step). */
 #define FR_FLUSH 1e-290
-/* A block whose spread of log|R_ii| exceeds this (ln 1e6) is redone in shorter blocks. */
-#define FR_BLOCK_LOG_SPREAD_REJECT 13.8
+/* A block whose spread of log|R_ii| exceeds this (ln 1e5) is redone in shorter blocks. */
+#define FR_BLOCK_LOG_SPREAD_REJECT 11.5
 
 typedef struct {
     int D, k, ldv;
@@ -51,6 +55,9 @@ typedef struct {
     double *w;    /* row buffer, ldv */
     double *logr; /* log|R_ii| of the current block, k */
     double *trow; /* row buffer for the triangular product, k */
+    double *vbuf; /* the current reflector as a contiguous vector, D */
+    double *Y;    /* panel of 4 reflectors, D x 4 row-major */
+    double *T;    /* triangular factor of the panel, 4 x 4 */
     void *mem;
 } fr_work;
 
@@ -60,10 +67,10 @@ static int work_alloc(fr_work *ws, int D, int k)
 {
     const size_t ldv = ((size_t)k + 7u) & ~(size_t)7u;
     const size_t mat = (size_t)D * ldv;
-    const size_t n_doubles = 4 * mat + 3 * (size_t)k + ldv + 8 * 8; /* + slack for alignment of each piece */
-    char *mem = (char *)malloc(n_doubles * sizeof(double) + 64 * 9);
+    const size_t n_doubles = 4 * mat + 3 * (size_t)k + 8 * ldv + 5 * (size_t)D + 16 + 11 * 8; /* + slack for alignment of each piece */
+    char *mem = (char *)malloc(n_doubles * sizeof(double) + 64 * 12);
     if (mem == NULL) return FASTRNN_ENOMEM;
-    memset(mem, 0, n_doubles * sizeof(double) + 64 * 9);
+    memset(mem, 0, n_doubles * sizeof(double) + 64 * 12);
     ws->D = D;
     ws->k = k;
     ws->ldv = (int)ldv;
@@ -74,9 +81,12 @@ static int work_alloc(fr_work *ws, int D, int k)
     ws->V0 = p; p = align64((char *)(p + mat));
     ws->V1 = p; p = align64((char *)(p + mat));
     ws->tau = p; p = align64((char *)(p + k));
-    ws->w = p; p = align64((char *)(p + ldv));
+    ws->w = p; p = align64((char *)(p + 8 * ldv));
     ws->logr = p; p = align64((char *)(p + k));
-    ws->trow = p;
+    ws->trow = p; p = align64((char *)(p + k));
+    ws->vbuf = p; p = align64((char *)(p + D));
+    ws->Y = p; p = align64((char *)(p + 4 * (size_t)D));
+    ws->T = p;
     return FASTRNN_OK;
 }
 
@@ -139,15 +149,227 @@ FR_INLINE void gemm(const int RB, const double *restrict A, const int D, const d
 }
 
 /*
+ * Apply the reflector H = I - t v v^T (v[p] = 1, v[i] for i > p; v is contiguous, indexed by row) to rows p .. D-1
+ * of M (row-major, leading dim ld), columns jmin .. jend-1; the other columns are not changed.
+ *   w = t (M[p:, cols]^T v),   M[p:, cols] -= v w^T
+ */
+#if FR_VECTOR
+/* Vector path: whole aligned 4-wide column groups, w kept in registers over a chunk of up to 32 columns. Needs the
+ * rows 32-byte aligned (ld % 4 == 0, M 32-byte aligned) and ceil4(jend) <= ld; columns of a group outside
+ * [jmin, jend) get w = 0 (below jmin, masked) or hold zero padding (at and above jend), so they do not change. */
+FR_INLINE void reflect_chunk(const int NV, double *restrict M, const int ld, const int D, const int p, const int jb,
+                             const double *restrict v, const double t, const int jmin)
+{
+    v4d acc[8];
+    const double *restrict rp = M + (size_t)p * ld + jb;
+    for (int q = 0; q < NV; q++) acc[q] = *(const v4d *)(rp + 4 * q);
+    for (int i = p + 1; i < D; i++) {
+        const double a = v[i];
+        const v4d av = {a, a, a, a};
+        const double *restrict r = M + (size_t)i * ld + jb;
+        for (int q = 0; q < NV; q++) acc[q] += av * *(const v4d *)(r + 4 * q);
+    }
+    const v4d tv = {t, t, t, t};
+    for (int q = 0; q < NV; q++) acc[q] *= tv;
+    if (jb < jmin) {
+        const int nz = jmin - jb; /* 1 .. 3 */
+        acc[0][0] = 0.0;
+        if (nz > 1) acc[0][1] = 0.0;
+        if (nz > 2) acc[0][2] = 0.0;
+    }
+    double *restrict wp = M + (size_t)p * ld + jb;
+    for (int q = 0; q < NV; q++) *(v4d *)(wp + 4 * q) -= acc[q];
+    for (int i = p + 1; i < D; i++) {
+        const double a = v[i];
+        const v4d av = {a, a, a, a};
+        double *restrict r = M + (size_t)i * ld + jb;
+        for (int q = 0; q < NV; q++) *(v4d *)(r + 4 * q) -= av * acc[q];
+    }
+}
+
+FR_INLINE void apply_reflector(double *restrict M, const int ld, const int D, const int p,
+                               const double *restrict v, const double t, const int jmin, const int jend,
+                               double *restrict w)
+{
+    (void)w;
+    const int jend4 = (jend + 3) & ~3;
+    for (int jb = jmin & ~3; jb < jend4;) {
+        const int nv = (jend4 - jb) / 4 < 8 ? (jend4 - jb) / 4 : 8;
+        switch (nv) {
+        case 8: reflect_chunk(8, M, ld, D, p, jb, v, t, jmin); break;
+        case 7: reflect_chunk(7, M, ld, D, p, jb, v, t, jmin); break;
+        case 6: reflect_chunk(6, M, ld, D, p, jb, v, t, jmin); break;
+        case 5: reflect_chunk(5, M, ld, D, p, jb, v, t, jmin); break;
+        case 4: reflect_chunk(4, M, ld, D, p, jb, v, t, jmin); break;
+        case 3: reflect_chunk(3, M, ld, D, p, jb, v, t, jmin); break;
+        case 2: reflect_chunk(2, M, ld, D, p, jb, v, t, jmin); break;
+        default: reflect_chunk(1, M, ld, D, p, jb, v, t, jmin); break;
+        }
+        jb += 4 * nv;
+    }
+}
+#else
+FR_INLINE void apply_reflector(double *restrict M, const int ld, const int D, const int p,
+                               const double *restrict v, const double t, const int jmin, const int jend,
+                               double *restrict w)
+{
+    const int nc = jend - jmin;
+    double *restrict rowp = M + (size_t)p * ld + jmin;
+    for (int j = 0; j < nc; j++) w[j] = rowp[j];
+    for (int i = p + 1; i < D; i++) {
+        const double vi = v[i];
+        const double *restrict row = M + (size_t)i * ld + jmin;
+        for (int j = 0; j < nc; j++) w[j] += vi * row[j];
+    }
+    for (int j = 0; j < nc; j++) {
+        w[j] *= t;
+        rowp[j] -= w[j];
+    }
+    for (int i = p + 1; i < D; i++) {
+        const double vi = v[i];
+        double *restrict row = M + (size_t)i * ld + jmin;
+        for (int j = 0; j < nc; j++) row[j] -= vi * w[j];
+    }
+}
+#endif
+
+/* Copy the reflector p stored below the diagonal of V into the contiguous vector v (v[p] = 1). */
+FR_INLINE void load_reflector(const double *restrict V, const int D, const int ldv, const int p, double *restrict v)
+{
+    v[p] = 1.0;
+    for (int i = p + 1; i < D; i++) v[i] = V[(size_t)i * ldv + p];
+}
+
+/*
+ * Blocked application of 4 reflectors (compact WY, Schreiber & Van Loan 1989; LAPACK's dlarft/dlarfb):
+ * H_p0 H_p0+1 H_p0+2 H_p0+3 = I - Y T Y^T with Y (rows p0.., 4 columns, unit lower trapezoidal) and T upper
+ * triangular. A panel with fewer than 4 reflectors is padded with zero columns of Y and T.
+ */
+FR_INLINE void build_panel(const double *restrict V, const int D, const int ldv, const int p0, const int pb,
+                           const double *restrict tau, double *restrict Y, double *restrict T)
+{
+    for (int i = p0; i < D; i++) {
+        for (int r = 0; r < 4; r++) {
+            const int c = p0 + r;
+            Y[(size_t)i * 4 + r] = (r >= pb || i < c) ? 0.0 : (i == c ? 1.0 : V[(size_t)i * ldv + c]);
+        }
+    }
+    for (int e = 0; e < 16; e++) T[e] = 0.0;
+    for (int j = 0; j < pb; j++) {
+        const double tj = tau[p0 + j];
+        T[j * 4 + j] = tj;
+        if (tj == 0.0) continue;
+        double z[4] = {0.0, 0.0, 0.0, 0.0};
+        for (int i = p0 + j; i < D; i++) {
+            const double yj = Y[(size_t)i * 4 + j];
+            for (int l = 0; l < j; l++) z[l] += Y[(size_t)i * 4 + l] * yj;
+        }
+        for (int i = 0; i < j; i++) {
+            double acc = 0.0;
+            for (int l = i; l < j; l++) acc += T[i * 4 + l] * z[l];
+            T[i * 4 + j] = -tj * acc;
+        }
+    }
+}
+
+/*
+ * M[p0:, jmin:jend] <- (I - Y op(T) Y^T) M[p0:, jmin:jend], op(T) = T^T if transT (apply the reflectors in the
+ * order H_p0 first, as in the factorization) else T (the product H_p0 ... H_p0+3, as when forming Q).
+ * jmin must be a multiple of 4; columns in [jend, ceil4(jend)) must be zero padding.
+ */
+#if FR_VECTOR
+FR_INLINE void block_chunk(const int NV, double *restrict M, const int ld, const int D, const int p0, const int jb,
+                           const double *restrict Y, const double *restrict T, const int transT)
+{
+    v4d w[4][2];
+    for (int s = 0; s < 4; s++)
+        for (int q = 0; q < NV; q++) w[s][q] = (v4d){0.0, 0.0, 0.0, 0.0};
+    for (int i = p0; i < D; i++) {
+        const double *restrict yr = Y + (size_t)i * 4;
+        const double *restrict r = M + (size_t)i * ld + jb;
+        v4d c[2];
+        for (int q = 0; q < NV; q++) c[q] = *(const v4d *)(r + 4 * q);
+        for (int s = 0; s < 4; s++) {
+            const v4d ys = {yr[s], yr[s], yr[s], yr[s]};
+            for (int q = 0; q < NV; q++) w[s][q] += ys * c[q];
+        }
+    }
+    v4d u[4][2];
+    for (int a = 0; a < 4; a++) {
+        for (int q = 0; q < NV; q++) u[a][q] = (v4d){0.0, 0.0, 0.0, 0.0};
+        for (int b = 0; b < 4; b++) {
+            const double tab = transT ? T[b * 4 + a] : T[a * 4 + b];
+            const v4d tv = {tab, tab, tab, tab};
+            for (int q = 0; q < NV; q++) u[a][q] += tv * w[b][q];
+        }
+    }
+    for (int i = p0; i < D; i++) {
+        const double *restrict yr = Y + (size_t)i * 4;
+        double *restrict r = M + (size_t)i * ld + jb;
+        v4d c[2];
+        for (int q = 0; q < NV; q++) c[q] = *(const v4d *)(r + 4 * q);
+        for (int s = 0; s < 4; s++) {
+            const v4d ys = {yr[s], yr[s], yr[s], yr[s]};
+            for (int q = 0; q < NV; q++) c[q] -= ys * u[s][q];
+        }
+        for (int q = 0; q < NV; q++) *(v4d *)(r + 4 * q) = c[q];
+    }
+}
+
+FR_INLINE void block_apply(double *restrict M, const int ld, const int D, const int p0, const int jmin,
+                           const int jend, const double *restrict Y, const double *restrict T, const int transT,
+                           double *restrict w)
+{
+    (void)w;
+    const int jend4 = (jend + 3) & ~3;
+    int jb = jmin;
+    for (; jb + 8 <= jend4; jb += 8) block_chunk(2, M, ld, D, p0, jb, Y, T, transT);
+    if (jb < jend4) block_chunk(1, M, ld, D, p0, jb, Y, T, transT);
+}
+#else
+FR_INLINE void block_apply(double *restrict M, const int ld, const int D, const int p0, const int jmin,
+                           const int jend, const double *restrict Y, const double *restrict T, const int transT,
+                           double *restrict w)
+{
+    const int nc = jend - jmin;
+    double *restrict u = w + 4 * (size_t)ld;
+    for (int e = 0; e < 4 * nc; e++) w[e] = 0.0;
+    for (int i = p0; i < D; i++) {
+        const double *restrict r = M + (size_t)i * ld + jmin;
+        for (int s = 0; s < 4; s++) {
+            const double ys = Y[(size_t)i * 4 + s];
+            for (int j = 0; j < nc; j++) w[s * nc + j] += ys * r[j];
+        }
+    }
+    for (int a = 0; a < 4; a++)
+        for (int j = 0; j < nc; j++) {
+            double acc = 0.0;
+            for (int b = 0; b < 4; b++) acc += (transT ? T[b * 4 + a] : T[a * 4 + b]) * w[b * nc + j];
+            u[a * nc + j] = acc;
+        }
+    for (int i = p0; i < D; i++) {
+        double *restrict r = M + (size_t)i * ld + jmin;
+        for (int s = 0; s < 4; s++) {
+            const double ys = Y[(size_t)i * 4 + s];
+            for (int j = 0; j < nc; j++) r[j] -= ys * u[s * nc + j];
+        }
+    }
+}
+#endif
+
+/*
  * Householder QR of V (D x k used columns, leading dim ldv), in place: R on and above the diagonal, the reflector
  * vectors (implicit leading 1) below it, scalars in tau. Writes log|R_ii| to logr. Returns 1 if every R_ii is
  * finite (and, when require_nonzero, nonzero), else 0.
  */
 FR_INLINE int householder_qr(double *restrict V, const int D, const int k, const int ldv, double *restrict tau,
-                             double *restrict w, double *restrict logr, const int require_nonzero)
+                             double *restrict w, double *restrict vbuf, double *restrict Y, double *restrict T,
+                             double *restrict logr, const int require_nonzero)
 {
     int ok = 1;
     for (int p = 0; p < k; p++) {
+        const int p0 = p & ~3;             /* panel of 4 columns p0 .. p0 + 3 */
+        const int pend = p0 + 4 < k ? p0 + 4 : k;
         double *restrict vp = V + (size_t)p * ldv;
         const double alpha = vp[p];
         double xmax = 0.0;
@@ -188,25 +410,10 @@ FR_INLINE int householder_qr(double *restrict V, const int D, const int k, const
             } else {
                 for (int i = p + 1; i < D; i++) V[(size_t)i * ldv + p] /= den;
             }
-            const int nc = k - p - 1;
-            if (nc > 0) {
-                /* Apply H = I - t v v^T (v_p = 1) to the trailing columns p+1 .. k-1. */
-                double *restrict rowp = vp + p + 1;
-                for (int j = 0; j < nc; j++) w[j] = rowp[j];
-                for (int i = p + 1; i < D; i++) {
-                    const double vi = V[(size_t)i * ldv + p];
-                    const double *restrict row = V + (size_t)i * ldv + p + 1;
-                    for (int j = 0; j < nc; j++) w[j] += vi * row[j];
-                }
-                for (int j = 0; j < nc; j++) {
-                    w[j] *= t;
-                    rowp[j] -= w[j];
-                }
-                for (int i = p + 1; i < D; i++) {
-                    const double vi = V[(size_t)i * ldv + p];
-                    double *restrict row = V + (size_t)i * ldv + p + 1;
-                    for (int j = 0; j < nc; j++) row[j] -= vi * w[j];
-                }
+            /* Apply H = I - t v v^T to the rest of the panel, columns p+1 .. pend-1. */
+            if (p + 1 < pend) {
+                load_reflector(V, D, ldv, p, vbuf);
+                apply_reflector(V, ldv, D, p, vbuf, t, p + 1, pend, w);
             }
         }
         vp[p] = beta;
@@ -214,36 +421,26 @@ FR_INLINE int householder_qr(double *restrict V, const int D, const int k, const
         const double ab = fabs(beta);
         if (!(ab <= DBL_MAX) || (require_nonzero && ab == 0.0)) ok = 0;
         logr[p] = log(ab);
+        /* End of a panel: apply its 4 reflectors at once to the trailing columns pend .. k-1. */
+        if (p == pend - 1 && pend < k) {
+            build_panel(V, D, ldv, p0, pend - p0, tau, Y, T);
+            block_apply(V, ldv, D, p0, pend, k, Y, T, 1, w);
+        }
     }
     return ok;
 }
 
-/* Q (D x k, leading dim ldv) = H_0 H_1 ... H_{k-1} [I_k; 0] from the reflectors stored in V. */
+/* Q (D x k, leading dim ldv) = H_0 H_1 ... H_{k-1} [I_k; 0] from the reflectors stored in V, by backward
+ * accumulation one panel of 4 at a time (rows p0.. of the columns < p0 are still zero then). */
 FR_INLINE void form_q(const double *restrict V, const int D, const int k, const int ldv, const double *restrict tau,
-                      double *restrict w, double *restrict Q)
+                      double *restrict w, double *restrict Y, double *restrict T, double *restrict Q)
 {
     memset(Q, 0, sizeof(double) * (size_t)D * (size_t)ldv);
     for (int j = 0; j < k; j++) Q[(size_t)j * ldv + j] = 1.0;
-    for (int p = k - 1; p >= 0; p--) {
-        const double t = tau[p];
-        if (t == 0.0) continue;
-        const int nc = k - p;
-        double *restrict qp = Q + (size_t)p * ldv + p;
-        for (int j = 0; j < nc; j++) w[j] = qp[j];
-        for (int i = p + 1; i < D; i++) {
-            const double vi = V[(size_t)i * ldv + p];
-            const double *restrict row = Q + (size_t)i * ldv + p;
-            for (int j = 0; j < nc; j++) w[j] += vi * row[j];
-        }
-        for (int j = 0; j < nc; j++) {
-            w[j] *= t;
-            qp[j] -= w[j];
-        }
-        for (int i = p + 1; i < D; i++) {
-            const double vi = V[(size_t)i * ldv + p];
-            double *restrict row = Q + (size_t)i * ldv + p;
-            for (int j = 0; j < nc; j++) row[j] -= vi * w[j];
-        }
+    for (int p0 = (k - 1) & ~3; p0 >= 0; p0 -= 4) {
+        const int pb = k - p0 < 4 ? k - p0 : 4;
+        build_panel(V, D, ldv, p0, pb, tau, Y, T);
+        block_apply(Q, ldv, D, p0, p0, k, Y, T, 0, w);
     }
     for (size_t e = 0; e < (size_t)D * (size_t)ldv; e++)
         if (fabs(Q[e]) < FR_FLUSH) Q[e] = 0.0;
@@ -266,8 +463,8 @@ FR_INLINE double *block_impl(fr_work *ws, const double *restrict jac, const int6
         dst = (dst == ws->V0) ? ws->V1 : ws->V0;
     }
     double *V = (double *)src;
-    if (!householder_qr(V, D, k, ldv, ws->tau, ws->w, ws->logr, len > 1)) return NULL;
-    form_q(V, D, k, ldv, ws->tau, ws->w, ws->Qn);
+    if (!householder_qr(V, D, k, ldv, ws->tau, ws->w, ws->vbuf, ws->Y, ws->T, ws->logr, len > 1)) return NULL;
+    form_q(V, D, k, ldv, ws->tau, ws->w, ws->Y, ws->T, ws->Qn);
     return V;
 }
 
@@ -374,7 +571,7 @@ int fastrnn_qr_accumulate(int64_t n_steps, int32_t dim, int32_t k, const double 
         }
         if (len > 1 && !(hi - lo <= FR_BLOCK_LOG_SPREAD_REJECT)) {
             /* The block grew more anisotropic than the previous one predicted: its small R_ii may carry rounding
-               errors above ~1e-10 relative. Redo it in shorter blocks sized from the spread it showed. */
+               errors above ~1e-11 relative. Redo it in shorter blocks sized from the spread it showed. */
             const double b = (double)len * FASTRNN_BLOCK_LOG_SPREAD / (hi - lo);
             m = b >= 1.0 ? (int64_t)b : 1;
             continue;

@@ -201,7 +201,7 @@ def lyapunov_spectrum(model, n_steps, *, transient=1000, z0=None, x0=None, input
     return_history : bool, default False
         Also return the running estimates every ``history_every`` steps (convergence check).
     n_exponents : int, optional
-        Number k of leading exponents (1 <= k <= D); default all D.
+        Number k of leading exponents (1 <= k <= D); default all D (or the number of columns of ``frame0``).
     frame0 : array (D, k), optional
         Orthonormal frame at the start of the transient; default the Q factor of a standard normal (D, k) matrix
         drawn from ``rng``.
@@ -243,7 +243,10 @@ def lyapunov_spectrum(model, n_steps, *, transient=1000, z0=None, x0=None, input
     chunk_size = _check_int(chunk_size, "chunk_size", 1)
     max_interval = _check_int(max_interval, "max_interval", 1)
     max_norm = _check_positive(max_norm, "max_norm")
-    k = D if n_exponents is None else _check_int(n_exponents, "n_exponents", 1)
+    if n_exponents is None:
+        k = D if frame0 is None else int(np.shape(frame0)[-1]) if np.ndim(frame0) == 2 else D
+    else:
+        k = _check_int(n_exponents, "n_exponents", 1)
     if k > D:
         raise ValueError(f"n_exponents must be <= the state dimension {D}, got {k}")
     if history_every is None:

@@ -103,6 +103,9 @@ def test_leading_exponents_only():
     lead = ly.lyapunov_spectrum(model, 3000, transient=300, z0=np.full(16, 0.3), frame0=frame[:, :3],
                                 n_exponents=3)
     np.testing.assert_allclose(lead, full[:3], rtol=0, atol=1e-10)
+    # k taken from frame0 when n_exponents is not given
+    again = ly.lyapunov_spectrum(model, 3000, transient=300, z0=np.full(16, 0.3), frame0=frame[:, :3])
+    np.testing.assert_array_equal(again, lead)
 
 
 # ------------------------------------------------------------------------------------------------ streaming
@@ -178,8 +181,10 @@ def test_argument_validation():
         ly.lyapunov_spectrum(model, 10, n_exponents=5)
     with pytest.raises(ValueError, match="orthonormal"):
         ly.lyapunov_spectrum(model, 10, frame0=np.ones((4, 4)))
-    with pytest.raises(ValueError, match=r"frame0 must have shape \(4, 4\)"):
+    with pytest.raises(ValueError, match=r"frame0 must have shape \(4, 3\), got \(3, 3\)"):
         ly.lyapunov_spectrum(model, 10, frame0=np.eye(3))
+    with pytest.raises(ValueError, match=r"frame0 must have shape \(4, 2\)"):
+        ly.lyapunov_spectrum(model, 10, frame0=np.eye(4), n_exponents=2)
     with pytest.raises(ValueError, match="n_inputs=0"):
         ly.lyapunov_spectrum(model, 10, inputs=np.zeros((1010, 2)))
     with pytest.raises(ValueError, match="max_norm"):
