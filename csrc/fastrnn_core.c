@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(_MSC_VER) && !defined(__clang__) && !defined(restrict)
+#define restrict __restrict
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define FR_INLINE static inline __attribute__((always_inline))
 #else

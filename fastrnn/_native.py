@@ -16,7 +16,16 @@ If it is not found, importing this module raises ImportError naming the command 
 The interface (see ``csrc/fastrnn_core.h``) is re-entrant: the caller owns all state. :func:`qr_accumulate`
 wraps it for NumPy arrays. Numba code can call ``lib.fastrnn_qr_accumulate`` directly (cffi functions are
 supported in nopython mode); pass ``lib.fastrnn_qr_accumulate`` as an *argument* of the jitted function rather
-than reaching it through a global, or ``cache=True`` cannot cache the compiled function.
+than reaching it through a global, or ``cache=True`` cannot cache the compiled function, and pass every pointer
+as ``ffi.from_buffer(array)`` of the right dtype (an int64 array of length 1 for the count, a (k, k) array and a
+length-1 array for ``tri`` and ``tri_log_scale``)::
+
+    @njit(cache=True)
+    def accumulate(f, J, Q, sums, count, T, log_scale):
+        return f(J.shape[0], J.shape[1], Q.shape[1], ffi.from_buffer(J), ffi.from_buffer(Q),
+                 ffi.from_buffer(sums), ffi.from_buffer(count), ffi.from_buffer(T), ffi.from_buffer(log_scale), 32)
+
+    accumulate(lib.fastrnn_qr_accumulate, J, Q, sums, count, T, log_scale)
 """
 from __future__ import annotations
 

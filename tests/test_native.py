@@ -183,6 +183,29 @@ def test_reentrant_from_threads():
         np.testing.assert_array_equal(g, e)  # deterministic: bit for bit
 
 
+def test_callable_from_numba():
+    """The cffi function works in nopython mode when passed in as an argument (how cached @njit code uses it)."""
+    from numba import njit
+
+    ffi = _native.ffi
+
+    @njit
+    def run(f, J, Q, sums, count, T, log_scale):
+        return f(J.shape[0], J.shape[1], Q.shape[1], ffi.from_buffer(J), ffi.from_buffer(Q), ffi.from_buffer(sums),
+                 ffi.from_buffer(count), ffi.from_buffer(T), ffi.from_buffer(log_scale), 32)
+
+    J = gaussian_jacobians(300, 6, seed=13)
+    frame = random_frame(6, 6, seed=14)
+    Q, sums, count, T, log_scale = frame.copy(), np.zeros(6), np.zeros(1, np.int64), np.eye(6), np.zeros(1)
+    assert run(_native.lib.fastrnn_qr_accumulate, J, Q, sums, count, T, log_scale) == 0
+    ref, n, Qref, Tref, scale_ref = accumulate(J, frame, tri=True)
+    assert count[0] == n == 300
+    np.testing.assert_array_equal(sums, ref)
+    np.testing.assert_array_equal(Q, Qref)
+    np.testing.assert_array_equal(T, Tref)
+    assert log_scale[0] == scale_ref
+
+
 def _compiler():
     return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
 
