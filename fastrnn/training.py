@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _checks, forcing
+from . import checkpoint as _ckpt
 from .models import RNNModel
 from .optim import Adam
 
@@ -70,6 +72,14 @@ def _check_mask(model, unit_mask):
     return np.ascontiguousarray(m, dtype=model.dtype)
 
 
+def _check_initial_state(initial_state):
+    """True for a zero initial state (windowing baseline), False for the control signal z_0 = z~_0."""
+    if initial_state not in ("control", "zero"):
+        raise ValueError(f"initial_state must be 'control' (z_0 = pinv(B) x_0) or 'zero' (windowing baseline), got "
+                         f"{initial_state!r}")
+    return initial_state == "zero"
+
+
 def _check_device(device):
     """None for device="cpu"; a CUDA session (fastrnn.kernels.cuda, loaded only here) for device="cuda"."""
     if device not in ("cpu", "cuda"):
@@ -102,7 +112,8 @@ def _loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
     return loss, grads
 
 
-def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, device="cpu"):
+def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, device="cpu",
+                  initial_state="control"):
     """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
 
     Parameters
@@ -123,6 +134,10 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     device : {"cpu", "cuda"}
         Where the kernels run. "cuda" needs numba's CUDA target (``pip install 'fastrnn[cuda]'``) and a GPU; it
         raises ``fastrnn.kernels.cuda.CudaUnavailableError`` otherwise. Results agree with "cpu" to rounding.
+    initial_state : {"control", "zero"}
+        Where each window starts: "control" (default, DESIGN §1) z_0 = z~_0 = P x_0; "zero" z_0 = 0 (LSTM: h_0 =
+        c_0 = 0), the windowing baseline. "zero" is exactly the procedure of DESIGN §1 run on windows whose first
+        observation is replaced by 0 (x_0 enters only through z~_0, never the loss), and is implemented that way.
 
     Returns
     -------
@@ -137,6 +152,9 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
     ridge = _checks.check_float(ridge, "ridge", minimum=0.0)
     mask = _check_mask(model, unit_mask)
+    if _check_initial_state(initial_state):
+        Xc = Xc.copy()
+        Xc[:, 0] = 0.0
     gpu = _check_device(device)
     if gpu is not None:
         Xc, S = gpu.to_device(Xc), gpu.to_device(S)
@@ -212,7 +230,8 @@ def _global_norm(grads):
 
 def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size=16, batches_per_epoch=50,
         n_epochs=100, lr=1e-3, clip=None, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, rng=None,
-        progress=True, callback=None, optimizer=None, device="cpu"):
+        progress=True, callback=None, optimizer=None, device="cpu", initial_state="control", checkpoint=None,
+        checkpoint_every=1):
     """Train ``model`` in place by sparsely forced BPTT with Adam.
 
     Parameters
@@ -249,6 +268,15 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     device : {"cpu", "cuda"}
         Where the kernels run. With "cuda" the series are uploaded to the GPU once and each batch's windows are cut
         out there; the parameters and Adam stay on the host. Same window draws from ``rng`` as on the CPU.
+    initial_state : {"control", "zero"}
+        As in :func:`loss_and_grad`: "zero" starts every window from a zero state (the windowing baseline; CPU only).
+    checkpoint : str or path, optional
+        Checkpoint file (see :mod:`fastrnn.checkpoint`). If it exists, training resumes from it: the parameters,
+        Adam's state and step size, the history, the epoch and the state of ``rng`` are restored, so that the run
+        ends with exactly the parameters of an uninterrupted run with the same arguments and seed. It is
+        (re)written atomically every ``checkpoint_every`` epochs and after the last one.
+    checkpoint_every : int
+        Epochs between checkpoint writes (default 1).
 
     Returns
     -------
@@ -290,6 +318,12 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     sampler = _WindowSampler(series, ins, T)
     mask = _check_mask(model, unit_mask)
     gpu = _check_device(device)
+    zero_start = _check_initial_state(initial_state)
+    if zero_start and gpu is not None:
+        raise ValueError("initial_state='zero' (windowing) runs on device='cpu' only; use device='cpu'")
+    if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)
+        checkpoint_every = _checks.check_int(checkpoint_every, "checkpoint_every", minimum=1)
     on_device = gpu.upload_series(series, ins) if gpu is not None else None
     fixed_alpha = None
     if tau is not None:
@@ -299,13 +333,18 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     opt = optimizer if optimizer is not None else Adam(model.params, lr=lr)
 
     history = History()
+    ckpt_config = {"seq_len": T, "batch_size": batch_size, "batches_per_epoch": batches_per_epoch,
+                   "n_epochs": n_epochs, "forcing": given[0]}
+    start = 0
+    if checkpoint is not None and os.path.exists(checkpoint):
+        start = _ckpt.resume(checkpoint, model, opt, history, rng, ckpt_config)
     last_finite = None
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=n_epochs, desc=f"{model.kind}", unit="epoch")
+        bar = tqdm(total=n_epochs, initial=min(start, n_epochs), desc=f"{model.kind}", unit="epoch")
     try:
-        for epoch in range(n_epochs):
+        for epoch in range(start, n_epochs):
             t0 = time.perf_counter()
             losses, norms = [], []
             for bidx in range(batches_per_epoch):
@@ -313,6 +352,8 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
                     X, S = gpu.gather(on_device, sampler.draw_starts(batch_size, rng), T)
                 else:
                     X, S = sampler.draw(batch_size, rng)
+                    if zero_start:
+                        X[:, 0] = 0.0
                 if fixed_alpha is not None:
                     a = fixed_alpha
                 else:
@@ -340,7 +381,12 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
             if bar is not None:
                 bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
                 bar.update(1)
-            if callback is not None and callback(epoch, history, model):
+            stop = callback is not None and callback(epoch, history, model)
+            # after the callback, which may change the optimiser (e.g. its step size) for the next epoch
+            if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs):
+                _ckpt.save_checkpoint(checkpoint, model=model, optimizer=opt, epoch=epoch, history=history, rng=rng,
+                                      config=ckpt_config)
+            if stop:
                 break
     finally:
         if bar is not None:

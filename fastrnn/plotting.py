@@ -1,0 +1,260 @@
+"""Figures of the workflow (needs matplotlib, the ``plot`` extra).
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so it works with any backend
+(and in worker processes without a display); :func:`save` writes one to a PNG file atomically. Time axes are in
+time units (steps times ``dt``).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+try:
+    from matplotlib.figure import Figure
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("fastrnn.plotting needs matplotlib: pip install 'fastrnn[plot]'") from exc
+
+from .checkpoint import atomic_write
+
+__all__ = ["save", "loss_figure", "trajectories_figure", "attractor_figure", "spectra_figure",
+           "jacobian_norms_figure", "divergence_figure", "tau_sweep_figure"]
+
+_TRUE_COLOR = "0.25"
+
+
+def save(fig, path, dpi=110):
+    """Write ``fig`` to ``path`` (format from the extension, e.g. .png or .pdf) atomically; return ``path``."""
+    path = os.fspath(path)
+    fmt = os.path.splitext(path)[1].lstrip(".") or "png"
+    atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight"))
+    return path
+
+
+def _as2d(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x[:, None] if x.ndim == 1 else x
+
+
+def loss_figure(losses, *, title="training loss"):
+    """Per-epoch training loss (log scale) of several runs.
+
+    Parameters
+    ----------
+    losses : dict of str -> sequence of float
+        Label -> per-epoch loss.
+    """
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.add_subplot()
+    for label, loss in losses.items():
+        loss = np.asarray(loss, dtype=float)
+        if loss.size:
+            ax.plot(np.arange(1, loss.size + 1), loss, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (MSE of free states)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def trajectories_figure(x_true, generated, *, dt=1.0, n_steps=1500, names=None):
+    """Observed vs generated time series, one panel per observed dimension.
+
+    Parameters
+    ----------
+    x_true : ndarray (T, N)
+    generated : dict of str -> ndarray (T', N)
+        Free-running trajectories started from ``x_true[0]``.
+    dt : float
+        Time units per step.
+    n_steps : int
+        Steps shown.
+    """
+    x_true = _as2d(x_true)
+    N = x_true.shape[1]
+    names = names or [f"x{i + 1}" for i in range(N)]
+    fig = Figure(figsize=(8, 1.8 * N + 0.6))
+    axes = fig.subplots(N, 1, sharex=True, squeeze=False)[:, 0]
+    n = min(n_steps, x_true.shape[0])
+    t = np.arange(n) * dt
+    for d, ax in enumerate(axes):
+        ax.plot(t, x_true[:n, d], color=_TRUE_COLOR, lw=1.4, label="data")
+        for label, xg in generated.items():
+            xg = _as2d(xg)
+            m = min(n, xg.shape[0])
+            ax.plot(t[:m], xg[:m, d], lw=1.0, label=label)
+        ax.set_ylabel(names[d])
+    axes[0].legend(fontsize=8, ncol=min(4, len(generated) + 1), loc="upper right")
+    axes[-1].set_xlabel("time" if dt != 1.0 else "step")
+    fig.suptitle("data vs free-running models (same initial observation)")
+    return fig
+
+
+def attractor_figure(x_true, generated, *, max_points=6000, title=None):
+    """True vs generated attractors: 3-D plots for N >= 3 (first three dimensions), otherwise 2-D.
+
+    Parameters
+    ----------
+    x_true : ndarray (T, N)
+    generated : dict of str -> ndarray or None
+        Label -> generated trajectory (None: the model diverged; the panel says so).
+    """
+    x_true = _as2d(x_true)
+    panels = [("data", x_true)] + list(generated.items())
+    ncol = min(5, len(panels))
+    nrow = math.ceil(len(panels) / ncol)
+    fig = Figure(figsize=(3.2 * ncol, 3.0 * nrow))
+    three_d = x_true.shape[1] >= 3
+    for k, (label, x) in enumerate(panels):
+        ax = fig.add_subplot(nrow, ncol, k + 1, projection="3d" if three_d else None)
+        ax.set_title(label, fontsize=9)
+        if x is None:
+            ax.text2D(0.5, 0.5, "diverged", ha="center", transform=ax.transAxes) if three_d else \
+                ax.text(0.5, 0.5, "diverged", ha="center", transform=ax.transAxes)
+            continue
+        x = _as2d(x)[:max_points]
+        color = _TRUE_COLOR if k == 0 else f"C{(k - 1) % 10}"
+        if three_d:
+            ax.plot(x[:, 0], x[:, 1], x[:, 2], lw=0.4, color=color)
+            ax.set_xticklabels([])
+            ax.set_yticklabels([])
+            ax.set_zticklabels([])
+        elif x.shape[1] == 2:
+            ax.plot(x[:, 0], x[:, 1], lw=0.4, color=color)
+        else:
+            ax.plot(x[:-1, 0], x[1:, 0], ".", ms=1, color=color)
+            ax.set_xlabel("x_t")
+            ax.set_ylabel("x_t+1")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def spectra_figure(x_true, generated, *, dt=1.0, dim=0, nperseg=2048):
+    """Power spectra (Welch, Hann window) of one observed dimension: data vs each generated trajectory.
+
+    Parameters
+    ----------
+    x_true : ndarray (T, N)
+    generated : dict of str -> ndarray or None
+    dt : float
+        Time units per step (frequencies in cycles per time unit).
+    dim : int
+        Observed dimension shown.
+    """
+    from scipy.signal import welch
+
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.add_subplot()
+
+    def spec(x):
+        x = _as2d(x)[:, dim]
+        x = (x - x.mean()) / (x.std() or 1.0)
+        f, p = welch(x, fs=1.0 / dt, nperseg=min(nperseg, x.size))
+        return f, p
+
+    f, p = spec(x_true)
+    ax.semilogy(f, p, color=_TRUE_COLOR, lw=2.0, label="data")
+    for k, (label, x) in enumerate(generated.items()):
+        if x is None or np.std(_as2d(x)[:, dim]) == 0:
+            continue
+        f, p = spec(x)
+        ax.semilogy(f, p, lw=1.0, color=f"C{k % 10}", label=label)
+    ax.set_xlim(0, f[-1] / 5)
+    ax.set_xlabel("frequency (cycles per time unit)" if dt != 1.0 else "frequency (cycles per step)")
+    ax.set_ylabel(f"power of x{dim + 1} (z-scored)")
+    ax.set_title("power spectra")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def jacobian_norms_figure(norms, *, dt=1.0):
+    """Log spectral norms of Jacobian products against the lag, with the slope lambda_1 of each model.
+
+    Parameters
+    ----------
+    norms : dict of str -> (lags, log_norms, lambda_1_per_step or None)
+        From :func:`fastrnn.lyapunov.jacobian_norms`; a line of slope lambda_1 (dashed) is drawn when given.
+    dt : float
+        Time units per step (lags are shown in time units).
+    """
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.add_subplot()
+    for k, (label, (lags, logn, lam)) in enumerate(norms.items()):
+        lags = np.asarray(lags, dtype=float)
+        c = f"C{k % 10}"
+        ax.plot(lags * dt, logn, color=c, lw=1.5, label=label)
+        if lam is not None and math.isfinite(lam):
+            ax.plot(lags * dt, logn[0] + lam * (lags - lags[0]), color=c, lw=0.8, ls="--")
+    ax.axhline(0.0, color="0.6", lw=0.6)
+    ax.set_xlabel("lag (time units)" if dt != 1.0 else "lag (steps)")
+    ax.set_ylabel("ln ||J_L ... J_1||")
+    ax.set_title("Jacobian-product norms along free runs (dashed: slope lambda_1)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def divergence_figure(estimate):
+    """The data's mean log-divergence curve with the fitted line (a :class:`fastrnn.timeseries.LyapunovEstimate`)."""
+    from .timeseries import plot_divergence
+
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.add_subplot()
+    plot_divergence(estimate, ax=ax)
+    fig.suptitle(f"lambda_max from data: {estimate.lambda_max:.3f} per time unit")
+    return fig
+
+
+def tau_sweep_figure(results, *, tau_pred=None):
+    """D_stsp and D_H against the forcing interval tau, one line per model (mean over seeds, seeds as dots).
+
+    Runs with schedules are placed at their final tau; runs without forcing and baselines are drawn as horizontal
+    dotted lines (mean over seeds).
+
+    Parameters
+    ----------
+    results : list of dict
+        Run results (:func:`fastrnn.sweep.execute_run`).
+    tau_pred : float, optional
+        Predictability time in steps, marked with a vertical line.
+    """
+    from .sweep import forcing_label, forcing_tau
+
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
+    models = sorted({r["spec"]["model"] for r in results})
+    for ax, key, name in ((axes[0], "D_stsp", "D_stsp (nats)"), (axes[1], "D_H", "D_H")):
+        for k, model in enumerate(models):
+            c = f"C{k % 10}"
+            rs = [r for r in results if r["spec"]["model"] == model]
+            curve = {}
+            for r in rs:
+                v = r["metrics"].get(key)
+                if v is None:
+                    continue
+                tau = forcing_tau(r["spec"]["forcing"])
+                if r["spec"]["baseline"] is None and math.isfinite(tau):
+                    curve.setdefault(tau, []).append(v)
+                    ax.plot(tau, v, ".", color=c, alpha=0.5)
+            if curve:
+                taus = sorted(curve)
+                ax.plot(taus, [np.mean(curve[t]) for t in taus], "-o", color=c, ms=4, label=model)
+            flat = {}
+            for r in rs:
+                tau = forcing_tau(r["spec"]["forcing"])
+                v = r["metrics"].get(key)
+                if v is not None and (r["spec"]["baseline"] is not None or not math.isfinite(tau)):
+                    flat.setdefault(r["spec"]["baseline"] or forcing_label(r["spec"]["forcing"]), []).append(v)
+            for j, (label, vs) in enumerate(sorted(flat.items())):
+                ax.axhline(np.mean(vs), color=c, ls=":" if j == 0 else "-.", lw=1.0,
+                           label=f"{model}, {label}")
+        if tau_pred is not None:
+            ax.axvline(tau_pred, color="0.3", ls="--", lw=1.0, label=f"tau_pred = {tau_pred:.0f}")
+        ax.set_xscale("log")
+        ax.set_xlabel("forcing interval tau (steps)")
+        ax.set_ylabel(name)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("tau sweep: reconstruction quality against the forcing interval")
+    return fig
