@@ -134,11 +134,12 @@ def _check_states(Z, first_step, max_norm):
     if bad.any():
         row = int(np.argmax(bad.any(axis=1)))
         step = first_step + row
-        what = "is not finite" if not np.all(np.isfinite(Z[row])) else f"has max |z_i| = {a[row].max():.3g}"
+        what = ("is not finite" if not np.all(np.isfinite(Z[row]))
+                else f"has max |z_i| = {a[row].max():.3g} > max_norm={max_norm:g}")
         raise OrbitDivergedError(
-            f"the free-running orbit diverged: the state after {step} steps {what} (> max_norm={max_norm:g}). The "
-            f"model has no bounded attractor from this initial state; try another z0/x0 or check the parameters "
-            f"(raise max_norm if such large states are legitimate)")
+            f"the free-running orbit diverged: the state after {step} steps {what}. The model has no bounded "
+            f"attractor from this initial state; try another z0/x0 or check the parameters (raise max_norm if such "
+            f"large states are legitimate)")
 
 
 def _stream(model, state, n_steps, inputs, offset, chunk_size, max_norm, stops=()):
