@@ -15,6 +15,8 @@ from .kernels import gru as _k_gru
 from .kernels import lstm as _k_lstm
 from .kernels import plrnn as _k_plrnn
 from .kernels import tanhrnn as _k_tanhrnn
+from .kernels._common import serial_blas as _serial_blas
+from .kernels._common import workspace as _workspace
 
 _FORMAT_VERSION = 1
 
@@ -275,27 +277,22 @@ class PLRNN(RNNModel):
         nb, T1, N = X.shape
         M, K, T = self.n_latent, self.n_inputs, T1 - 1
         dt = self.dtype
-        Z = np.empty((nb, T1, M), dt)
-        ZF = np.empty((nb, T, M), dt)
-        R = np.empty((nb, T, N), dt)
-        losses = self._kernels.forward(A, W, h, C, B, X, S, alpha, mask, Zt, Z, ZF, R)
-        loss = float(losses.sum()) / (nb * T * N)
+        # time-major work arrays (reused between calls): every step is one (nb, M) x (M, M) product for the batch
+        Z, RZ, ZF, GF, R, GZt = _workspace("PLRNN", dt, [(T1, nb, M), (T, nb, M), (T, nb, M), (T, nb, M),
+                                                         (T, nb, N), (nb, T1, M)])
         scale = 2.0 / (nb * T * N)
-        GF = np.empty((nb, T, M), dt)
-        GZt = np.empty((nb, T1, M), dt)
-        self._kernels.backward(A, W, B, alpha, mask, Z, R, scale, GF, GZt)
-        G2 = GF.reshape(-1, M)
-        Zp = Z[:, :-1].reshape(-1, M)
-        gW = G2.T @ np.maximum(Zp, 0)
-        np.fill_diagonal(gW, 0.0)
-        grads = {
-            "A": np.einsum("ij,ij->j", G2, Zp),
-            "W": gW,
-            "h": G2.sum(axis=0),
-            "B": (-scale) * (R.reshape(-1, N).T @ ZF.reshape(-1, M)),
-        }
+        gA = np.zeros(M)
+        gh = np.zeros(M)
+        gW = np.empty((M, M), dt)
+        gB = np.empty((N, M), dt)
+        with _serial_blas():
+            losses = self._kernels.forward(A, np.ascontiguousarray(W.T), h, np.ascontiguousarray(C.T), B, X, S,
+                                           alpha, mask, Zt, Z, RZ, ZF, R)
+            self._kernels.backward(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB)
+        loss = float(losses.sum()) / (nb * T * N)
+        grads = {"A": gA.astype(dt), "W": gW, "h": gh.astype(dt), "B": gB}
         if K:
-            grads["C"] = G2.T @ S[:, 1:].reshape(-1, K)
+            grads["C"] = GF.reshape(-1, M).T @ np.ascontiguousarray(S[:, 1:].transpose(1, 0, 2)).reshape(-1, K)
         return loss, grads, GZt
 
 
@@ -335,23 +332,20 @@ class TanhRNN(RNNModel):
         nb, T1, N = X.shape
         M, K, T = self.n_latent, self.n_inputs, T1 - 1
         dt = self.dtype
-        Z = np.empty((nb, T1, M), dt)
-        ZF = np.empty((nb, T, M), dt)
-        R = np.empty((nb, T, N), dt)
-        losses = self._kernels.forward(W, h, C, B, X, S, alpha, mask, Zt, Z, ZF, R)
-        loss = float(losses.sum()) / (nb * T * N)
+        # time-major work arrays (reused between calls): every step is one (nb, M) x (M, M) product for the batch
+        Z, ZF, GP, R, GZt = _workspace("TanhRNN", dt, [(T1, nb, M), (T, nb, M), (T, nb, M), (T, nb, N), (nb, T1, M)])
         scale = 2.0 / (nb * T * N)
-        GP = np.empty((nb, T, M), dt)
-        GZt = np.empty((nb, T1, M), dt)
-        self._kernels.backward(W, B, alpha, mask, ZF, R, scale, GP, GZt)
-        G2 = GP.reshape(-1, M)
-        grads = {
-            "W": G2.T @ Z[:, :-1].reshape(-1, M),
-            "h": G2.sum(axis=0),
-            "B": (-scale) * (R.reshape(-1, N).T @ ZF.reshape(-1, M)),
-        }
+        gh = np.zeros(M)
+        gW = np.empty((M, M), dt)
+        gB = np.empty((N, M), dt)
+        with _serial_blas():
+            losses = self._kernels.forward(np.ascontiguousarray(W.T), h, np.ascontiguousarray(C.T), B, X, S, alpha,
+                                           mask, Zt, Z, ZF, R)
+            self._kernels.backward(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB)
+        loss = float(losses.sum()) / (nb * T * N)
+        grads = {"W": gW, "h": gh.astype(dt), "B": gB}
         if K:
-            grads["C"] = G2.T @ S[:, 1:].reshape(-1, K)
+            grads["C"] = GP.reshape(-1, M).T @ np.ascontiguousarray(S[:, 1:].transpose(1, 0, 2)).reshape(-1, K)
         return loss, grads, GZt
 
 

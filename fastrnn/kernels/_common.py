@@ -1,6 +1,9 @@
 """Pieces shared by every model kernel: observation loss, forcing, and their adjoints."""
+import threading
+
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 # Safe fastmath subset: reassociation and contraction only. NaN/inf semantics are kept so that a diverging model
 # yields a non-finite loss that the training loop can detect.
@@ -65,3 +68,230 @@ def rmatvec(W, v, out):
         vi = v[i]
         for j in range(W.shape[1]):
             out[j] += W[i, j] * vi
+
+
+# ---------------------------------------------------------------- fast float32 tanh
+# tanh(x) = x p(x^2) / q(x^2) on |x| <= 9 (tanh(9) rounds to within one ulp of 1 in float32), clamped outside.
+# The (4, 4) rational was fitted for minimum maximum relative error on [0, 9] (iteratively reweighted least squares,
+# fastrnn's own fit): relative error 2.1e-8 in float64 arithmetic, so that the float32 result is within 0.85 ulp of
+# the exact tanh (NumPy's float32 tanh: 1.4 ulp). It has no libm call, so loops over it vectorise. float64 keeps
+# the library tanh.
+_TP0, _TP1, _TP2, _TP3, _TP4 = (0.99999997945519, 0.13381041299482407, 0.0034956066931312165,
+                                2.0609386130446955e-05, 1.3355079460072955e-08)
+_TQ1, _TQ2, _TQ3, _TQ4 = (0.4671435689528622, 0.025877052924324156, 0.0003285665108976422, 7.776729977187844e-07)
+
+
+def tanh(x):
+    """tanh for kernels: a vectorisable rational approximation in float32 (<= 0.85 ulp), the library tanh in float64."""
+    return np.tanh(x)
+
+
+@overload(tanh, inline="always", jit_options={"fastmath": FASTMATH})
+def _tanh_overload(x):
+    if x == types.float32:
+        def impl(x):
+            d = np.float64(x)
+            d = 9.0 if d > 9.0 else (-9.0 if d < -9.0 else d)      # NaN passes through both comparisons
+            s = d * d
+            p = (((_TP4 * s + _TP3) * s + _TP2) * s + _TP1) * s + _TP0
+            q = (((_TQ4 * s + _TQ3) * s + _TQ2) * s + _TQ1) * s + 1.0
+            return np.float32(d * p / q)
+        return impl
+    return lambda x: np.tanh(x)
+
+
+# ---------------------------------------------------------------- gradient GEMMs
+# OpenBLAS runs a GEMM on several threads once m n k exceeds 4 * 65536. Spread over threads, the mid-sized gradient
+# products of a training step (e.g. 32 x 3200 x 32) lose more to waking and spin-waiting workers than they gain,
+# badly so when other processes share the cores; products whose output is large (M >= 128) gain from threads.
+_BLAS_SERIAL_MNK = 4 * 65536
+_BLAS_THREADED_OUTPUT = 128 * 128
+
+
+# OpenBLAS multiplies small matrices (m n k up to about 10^6) with a direct kernel that runs near the core's peak;
+# beyond that it packs both operands first. A step's (nb, M) x (M, M) product at M = 256, nb = 16 is just past the
+# limit and runs at half speed; split into row blocks under the limit it does not. (Other BLAS libraries lose nothing
+# by the split.)
+_BLAS_SMALL_MNK = 786432
+
+
+@njit(cache=True, nogil=True)
+def dot_rows(A, Bm, out):
+    """out = A Bm (C-contiguous 2-d operands), split into row blocks that BLAS treats as small matrices."""
+    R, P = A.shape
+    Q = Bm.shape[1]
+    rows = _BLAS_SMALL_MNK // max(1, P * Q)
+    if rows >= R or rows < 4:
+        np.dot(A, Bm, out)
+        return
+    nblk = (R + rows - 1) // rows
+    rows = (R + nblk - 1) // nblk
+    for r0 in range(0, R, rows):
+        r1 = min(R, r0 + rows)
+        np.dot(A[r0:r1], Bm, out[r0:r1])
+
+
+@njit(cache=True, nogil=True)
+def gemm_nn(A, Bm, out):
+    """out = A Bm for C-contiguous A (R, P), Bm (P, Q) and out (R, Q), in row chunks small enough that BLAS stays on
+    the calling thread unless the product is large and wide (Q >= 128)."""
+    R, P = A.shape
+    Q = Bm.shape[1]
+    if R * P * Q <= _BLAS_SERIAL_MNK or P * Q >= _BLAS_THREADED_OUTPUT:
+        np.dot(A, Bm, out)
+        return
+    rows = max(1, _BLAS_SERIAL_MNK // (P * Q))
+    for r0 in range(0, R, rows):
+        r1 = min(R, r0 + rows)
+        np.dot(A[r0:r1], Bm, out[r0:r1])
+
+
+@njit(cache=True, nogil=True)
+def gemm_tn(G, Y, out):
+    """out = G^T Y for C-contiguous G (R, P) and Y (R, Q): one BLAS call for large outputs, else row chunks small
+    enough that BLAS stays on the calling thread."""
+    R, P = G.shape
+    Q = Y.shape[1]
+    if P * Q >= _BLAS_THREADED_OUTPUT or R * P * Q <= _BLAS_SERIAL_MNK:
+        np.dot(G.T, Y, out)
+        return
+    rows = max(1, _BLAS_SERIAL_MNK // (P * Q))
+    np.dot(G[:rows].T, Y[:rows], out)
+    for r0 in range(rows, R, rows):
+        r1 = min(R, r0 + rows)
+        part = np.dot(G[r0:r1].T, Y[r0:r1])
+        for i in range(P):
+            for j in range(Q):
+                out[i, j] += part[i, j]
+
+
+# ---------------------------------------------------------------- read-out for time-major (T, nb, .) work arrays
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def residuals(B, X, ZF, R):
+    """R[t-1, b] = x_{b,t} - B zf[t-1, b] for all steps at once; returns the per-window sums of squares (float64).
+
+    X (nb, T+1, N) windows, ZF (T, nb, M) free states, R (T, nb, N) output.
+    """
+    T, nb, M = ZF.shape
+    N = B.shape[0]
+    R2 = R.reshape(T * nb, N)
+    gemm_nn(ZF.reshape(T * nb, M), np.ascontiguousarray(B.T), R2)
+    losses = np.zeros(nb)
+    for t in range(T):
+        for b in range(nb):
+            acc = 0.0
+            for n in range(N):
+                r = X[b, t + 1, n] - R[t, b, n]
+                R[t, b, n] = r
+                acc += r * r
+            losses[b] += acc
+    return losses
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def loss_adjoint(B, R, scale, G):
+    """G = -scale R B: the loss's direct contribution to dL/dzf for every step (R (T, nb, N), G (T, nb, M))."""
+    T, nb, M = G.shape
+    N = B.shape[0]
+    G2 = G.reshape(T * nb, M)
+    gemm_nn(R.reshape(T * nb, N), B, G2)
+    for r in range(T * nb):
+        for i in range(M):
+            G2[r, i] *= -scale
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def observation_grad(R, ZF, scale, gB):
+    """gB = -scale R^T ZF (dL/dB from the loss terms, the control path excluded)."""
+    T, nb, M = ZF.shape
+    N = R.shape[2]
+    gemm_tn(R.reshape(T * nb, N), ZF.reshape(T * nb, M), gB)
+    for n in range(N):
+        for i in range(M):
+            gB[n, i] *= -scale
+
+
+# ---------------------------------------------------------------- reusable work arrays
+_tls = threading.local()
+#: Work arrays up to this many bytes (per model kind and thread) are kept between calls.
+WORKSPACE_MAX_BYTES = 64 * 2 ** 20
+
+
+def workspace(tag, dtype, shapes):
+    """Scratch arrays of the given shapes, reused by the next call in this thread with the same tag, dtype and shapes.
+
+    Contents are undefined. Training calls the kernels with the same shapes batch after batch; reusing the arrays
+    spares the page faults of fresh allocations (several milliseconds per step at M = 256). One set per tag and
+    thread is kept, and only while it stays under :data:`WORKSPACE_MAX_BYTES`.
+    """
+    store = getattr(_tls, "store", None)
+    if store is None:
+        store = _tls.store = {}
+    key = (np.dtype(dtype).str, tuple(tuple(s) for s in shapes))
+    hit = store.get(tag)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    arrays = tuple(np.empty(s, dtype=dtype) for s in shapes)
+    if sum(a.nbytes for a in arrays) <= WORKSPACE_MAX_BYTES:
+        store[tag] = (key, arrays)
+    else:
+        store.pop(tag, None)
+    return arrays
+
+
+# ---------------------------------------------------------------- BLAS threads
+# The kernels call BLAS (through Numba's np.dot) once or twice per time step with small matrices, and once per batch
+# for the weight gradient. OpenBLAS runs the larger of these calls on a pool of threads that keep spinning after each
+# call; interleaved with the single-threaded recursion, and worse on cores shared with other processes, the pool
+# costs far more than it saves (a 3-10x slower training step at M = 256 was measured on 2 shared cores). The kernels
+# therefore run with OpenBLAS on the calling thread, restoring its thread count afterwards.
+_blas_setters = None
+
+
+def _find_blas_setters():
+    """``openblas_set_num_threads_local`` of every OpenBLAS already loaded in this process (Linux; OpenBLAS >= 0.3.27).
+
+    Elsewhere, or with another BLAS, there is nothing to set and the kernels use the BLAS as configured.
+    """
+    import ctypes
+    import os
+
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that Numba's np.dot calls; load it before looking)
+    except ImportError:
+        pass
+    setters = []
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = sorted({line.split()[-1] for line in fh
+                            if "openblas" in line.rsplit("/", 1)[-1].lower() and ".so" in line})
+    except OSError:
+        return setters
+    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LAZY", 0)
+    for path in paths:
+        try:
+            fn = ctypes.CDLL(path, mode=mode).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes = [ctypes.c_int]
+        fn.restype = ctypes.c_int
+        setters.append(fn)
+    return setters
+
+
+class serial_blas:
+    """Context manager: OpenBLAS runs on the calling thread inside the block (see the note above)."""
+
+    __slots__ = ("previous",)
+
+    def __enter__(self):
+        global _blas_setters
+        if _blas_setters is None:
+            _blas_setters = _find_blas_setters()
+        self.previous = [fn(1) for fn in _blas_setters]
+        return self
+
+    def __exit__(self, *exc):
+        for fn, n in zip(_blas_setters, self.previous):
+            fn(n)
+        return False

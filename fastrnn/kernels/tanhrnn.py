@@ -1,8 +1,8 @@
 """Tanh RNN kernels: z' = tanh(W z + h + C s) (DESIGN §1)."""
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._common import FASTMATH, adjoint_free_state, force, matvec_add, observe, rmatvec
+from ._common import FASTMATH, dot_rows, gemm_tn, loss_adjoint, matvec_add, observation_grad, residuals, tanh
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -42,35 +42,73 @@ def jacobians(W, h, C, z0, S, J, Zout):
         jacobian(W, Zout[k + 1], J[k])
 
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def forward(W, h, C, B, X, S, alpha, mask, Zt, Z, ZF, R):
-    """Forced forward pass. Stores Z (nb, T+1, M) forced states, ZF (nb, T, M) free states, R (nb, T, N) residuals."""
-    nb, T1, _ = X.shape
-    losses = np.zeros(nb)
-    for b in prange(nb):
-        buf = np.empty(W.shape[0], dtype=Z.dtype)
-        Z[b, 0] = Zt[b, 0]
-        acc = 0.0
-        for t in range(1, T1):
-            step(W, h, C, Z[b, t - 1], S[b, t], ZF[b, t - 1], buf)
-            acc += observe(B, ZF[b, t - 1], X[b, t], R[b, t - 1])
-            force(ZF[b, t - 1], Zt[b, t], alpha[b, t], mask, Z[b, t])
-        losses[b] = acc
-    return losses
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def forward(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R):
+    """Forced forward pass, all windows in lockstep: one (nb, M) x (M, M) product per step for the whole batch.
 
-
-@njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def backward(W, B, alpha, mask, ZF, R, scale, GP, GZt):
-    """Reverse sweep. GP[b, t-1] = dL/d(pre-activation of step t), GZt[b, t] = dL/dz~_t."""
-    nb, T, M = ZF.shape
-    for b in prange(nb):
-        gz = np.zeros(M, dtype=GP.dtype)
-        gf = np.empty(M, dtype=GP.dtype)
-        for t in range(T, 0, -1):
-            adjoint_free_state(B, R[b, t - 1], scale, gz, alpha[b, t], mask, gf, GZt[b, t])
-            gp = GP[b, t - 1]
-            zf = ZF[b, t - 1]
+    Wt = W^T (M, M) and Ct = C^T (K, M), C-contiguous. Time-major outputs: Z (T+1, nb, M) forced states,
+    ZF (T, nb, M) free states, R (T, nb, N) residuals x_t - B zf_t. Returns the per-window loss sums (float64).
+    float32 uses the vectorised rational tanh of :func:`fastrnn.kernels._common.tanh` (within 0.85 ulp).
+    """
+    nb, T1, N = X.shape
+    M = Wt.shape[0]
+    K = Ct.shape[0]
+    for b in range(nb):
+        for i in range(M):
+            Z[0, b, i] = Zt[b, 0, i]
+    for t in range(1, T1):
+        zf = ZF[t - 1]
+        zn = Z[t]
+        dot_rows(Z[t - 1], Wt, zf)                           # W z for every window at once
+        for b in range(nb):
+            for k in range(K):
+                sk = S[b, t, k]
+                for i in range(M):
+                    zf[b, i] += sk * Ct[k, i]
             for i in range(M):
-                gp[i] = gf[i] * (1.0 - zf[i] * zf[i])
-            rmatvec(W, gp, gz)
-        GZt[b, 0] = gz
+                zf[b, i] = tanh(zf[b, i] + h[i])
+            a = alpha[b, t]
+            if a == 0.0:
+                for i in range(M):
+                    zn[b, i] = zf[b, i]
+            else:
+                for i in range(M):
+                    w = a * mask[i]
+                    zn[b, i] = (1.0 - w) * zf[b, i] + w * Zt[b, t, i]
+    return residuals(B, X, ZF, R)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def backward(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB):
+    """Reverse sweep over the lockstep layout of :func:`forward`, then the parameter gradients.
+
+    Writes GP (T, nb, M) = dL/d(pre-activation of step t) (time-major), GZt (nb, T+1, M) = dL/dz~_t, and the
+    gradients gh (float64 accumulator), gW = GP^T Z[:-1], gB = -scale R^T ZF.
+    """
+    T, nb, M = GP.shape
+    loss_adjoint(B, R, scale, GP)                            # GP = -scale R B (the loss terms), then the recursion
+    gz = np.zeros((nb, M), dtype=GP.dtype)
+    for t in range(T, 0, -1):
+        gp = GP[t - 1]
+        zf = ZF[t - 1]
+        for b in range(nb):
+            a = alpha[b, t]
+            if a == 0.0:
+                for i in range(M):
+                    gp[b, i] = (gp[b, i] + gz[b, i]) * (1.0 - zf[b, i] * zf[b, i])
+                    GZt[b, t, i] = 0.0
+            else:
+                for i in range(M):
+                    w = a * mask[i]
+                    gp[b, i] = (gp[b, i] + (1.0 - w) * gz[b, i]) * (1.0 - zf[b, i] * zf[b, i])
+                    GZt[b, t, i] = w * gz[b, i]
+        dot_rows(gp, W, gz)                                  # W^T gp for every window at once
+    for b in range(nb):
+        for i in range(M):
+            GZt[b, 0, i] = gz[b, i]
+    G2 = GP.reshape(T * nb, M)
+    for r in range(T * nb):
+        for i in range(M):
+            gh[i] += G2[r, i]
+    gemm_tn(G2, Z[:T].reshape(T * nb, M), gW)
+    observation_grad(R, ZF, scale, gB)
