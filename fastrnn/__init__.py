@@ -2,9 +2,11 @@
 
 Public API (re-exported names only): the models, :func:`loss_and_grad`, :func:`fit`, :func:`load`, and the modules
 :mod:`fastrnn.forcing`, :mod:`fastrnn.optim`,
-:mod:`fastrnn.systems`, :mod:`fastrnn.timeseries` (lambda_max of data, tau from data), :mod:`fastrnn.metrics` (D_stsp, D_H).
+:mod:`fastrnn.systems`, :mod:`fastrnn.timeseries` (lambda_max of data, tau from data), :mod:`fastrnn.metrics` (D_stsp, D_H),
+:mod:`fastrnn.lyapunov` (spectra of trained models, C core).
 """
-from . import forcing, metrics, optim, systems, timeseries
+from . import forcing, lyapunov, metrics, optim, systems, timeseries
+from .lyapunov import OrbitDivergedError, jacobian_norms, lyapunov_spectrum, qr_spectrum
 from .models import GRU, LSTM, PLRNN, TanhRNN, load
 from .optim import Adam
 from .timeseries import (LyapunovEstimate, TauSuggestion, delay_embed, estimate_delay, estimate_dimension,
@@ -18,4 +20,5 @@ __all__ = [
     "forcing", "optim", "systems", "timeseries", "metrics",
     "max_lyapunov", "predictability_time", "suggest_tau", "delay_embed", "estimate_delay", "estimate_dimension",
     "LyapunovEstimate", "TauSuggestion",
+    "lyapunov", "lyapunov_spectrum", "jacobian_norms", "qr_spectrum", "OrbitDivergedError",
 ]
