@@ -224,7 +224,7 @@ class _TorchBase:
         torch = _torch()
         self.torch = torch
         self.tdtype = {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.float64}[np.dtype(dtype)]
-        self.data = tuple(torch.as_tensor(np.asarray(a, dtype=np.dtype(dtype))) for a in (X, S, alpha, mask))
+        self.data = tuple(torch.as_tensor(np.array(a, dtype=np.dtype(dtype))) for a in (X, S, alpha, mask))
         return torch
 
     def loss_and_grad(self):
@@ -232,7 +232,7 @@ class _TorchBase:
             q.grad = None
         val = self._loss()
         val.backward()
-        return float(val), self._grads()
+        return float(val.detach()), self._grads()
 
     def loss(self):
         with self.torch.no_grad():
