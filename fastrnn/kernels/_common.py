@@ -113,13 +113,24 @@ _BLAS_THREADED_OUTPUT = 128 * 128
 # limit and runs at half speed; split into row blocks under the limit it does not. (Other BLAS libraries lose nothing
 # by the split.)
 _BLAS_SMALL_MNK = 786432
+# Below this many multiply-adds a plain loop beats the fixed cost of a BLAS call.
+_LOOP_MNK = 8192
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def dot_rows(A, Bm, out):
     """out = A Bm (C-contiguous 2-d operands), split into row blocks that BLAS treats as small matrices."""
     R, P = A.shape
     Q = Bm.shape[1]
+    if R * P * Q <= _LOOP_MNK:                               # a few rows (e.g. batch 1): cheaper than a BLAS call
+        for r in range(R):
+            for j in range(Q):
+                out[r, j] = 0.0
+            for k in range(P):
+                a = A[r, k]
+                for j in range(Q):
+                    out[r, j] += a * Bm[k, j]
+        return
     rows = _BLAS_SMALL_MNK // max(1, P * Q)
     if rows >= R or rows < 4:
         np.dot(A, Bm, out)
