@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 __all__ = ["main", "run_demo", "DEMO_SETTINGS"]
 
@@ -76,10 +77,12 @@ def _read_array(path, what):
             arr = np.load(path, allow_pickle=False)
         elif ext in (".csv", ".txt", ".dat", ".tsv"):
             delim = "," if ext == ".csv" else None
-            try:
-                arr = np.loadtxt(path, delimiter=delim, ndmin=2)
-            except ValueError:
-                arr = np.loadtxt(path, delimiter=delim, ndmin=2, skiprows=1)   # a header line
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)      # "input contained no data": reported below
+                try:
+                    arr = np.loadtxt(path, delimiter=delim, ndmin=2)
+                except ValueError:
+                    arr = np.loadtxt(path, delimiter=delim, ndmin=2, skiprows=1)   # a header line
         else:
             raise CommandError(f"{what} file {path!r} has an unknown extension {ext!r}; use .npy or .csv")
     except CommandError:
@@ -88,6 +91,8 @@ def _read_array(path, what):
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CommandError(f"cannot read {what} file {path!r} ({reason}); it must hold a numeric (T, N) array "
                            f"(.npy saved with np.save, or .csv with one row per time step)") from None
+    if arr.size == 0:
+        raise CommandError(f"{what} file {path!r} holds no data; it must hold a numeric (T, N) array")
     if arr.dtype.kind not in "fiu":
         raise CommandError(f"{what} file {path!r} holds {arr.dtype} values; it must hold numbers")
     if arr.ndim == 1:

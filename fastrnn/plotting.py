@@ -107,6 +107,9 @@ def attractor_figure(x_true, generated, *, max_points=6000, title=None):
     nrow = math.ceil(len(panels) / ncol)
     fig = Figure(figsize=(3.2 * ncol, 3.0 * nrow))
     three_d = x_true.shape[1] >= 3
+    lo, hi = x_true.min(axis=0), x_true.max(axis=0)
+    pad = 0.15 * (hi - lo)
+    lims = list(zip(lo - pad, hi + pad))      # every panel on the data's axes, so sizes and positions compare
     for k, (label, x) in enumerate(panels):
         ax = fig.add_subplot(nrow, ncol, k + 1, projection="3d" if three_d else None)
         ax.set_title(label, fontsize=9)
@@ -118,11 +121,16 @@ def attractor_figure(x_true, generated, *, max_points=6000, title=None):
         color = _TRUE_COLOR if k == 0 else f"C{(k - 1) % 10}"
         if three_d:
             ax.plot(x[:, 0], x[:, 1], x[:, 2], lw=0.4, color=color)
+            ax.set_xlim(*lims[0])
+            ax.set_ylim(*lims[1])
+            ax.set_zlim(*lims[2])
             ax.set_xticklabels([])
             ax.set_yticklabels([])
             ax.set_zticklabels([])
         elif x.shape[1] == 2:
             ax.plot(x[:, 0], x[:, 1], lw=0.4, color=color)
+            ax.set_xlim(*lims[0])
+            ax.set_ylim(*lims[1])
         else:
             ax.plot(x[:-1, 0], x[1:, 0], ".", ms=1, color=color)
             ax.set_xlabel("x_t")

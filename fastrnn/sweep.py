@@ -23,6 +23,7 @@ Forcing options (strings, as on the command line; see :func:`parse_forcing`):
 ``"none"``             no forcing after the window start
 ``"annealed:77"``      tau grows geometrically from 1 to 77 over training (``"annealed:5:77"`` from 5)
 ``"jittered:77:10"``   tau drawn uniformly from 77 +- 10 for every window
+``"warmup:77:0.25"``   tau grows from 1 to 77 over the first 25 % of the epochs, then stays at 77
 ``"alpha:0.2"``        generalised teacher forcing with constant alpha = 0.2 (``"alpha:1:0"``: annealed 1 -> 0)
 =====================  ========================================================================================
 
@@ -147,6 +148,35 @@ def system_series(name, n_steps, *, dt=None, rng=0):
 
 
 # ------------------------------------------------------------------ forcing options
+class WarmupTau(forcing.Schedule):
+    """Sparse forcing at ``tau`` after a warm-up: tau grows geometrically from 1 to ``tau`` over the first
+    ``fraction`` of the epochs (as :class:`fastrnn.forcing.AnnealedTau` does over all of them), then stays at tau.
+
+    Parameters
+    ----------
+    tau : int
+        Final forcing interval in steps.
+    fraction : float
+        Share of the epochs spent warming up, in [0, 1).
+    """
+
+    def __init__(self, tau, fraction=0.25):
+        self.tau = _checks.check_int(tau, "tau", minimum=1)
+        self.fraction = _checks.check_float(fraction, "fraction", minimum=0.0, maximum=1.0)
+        if self.fraction >= 1.0:
+            raise ValueError(f"fraction must be < 1 so that training ends at tau, got {fraction}")
+
+    def tau_at(self, epoch, n_epochs):
+        """Forcing interval (steps) used in ``epoch`` (0-based) of ``n_epochs``."""
+        n_warm = int(round(self.fraction * n_epochs))
+        if epoch >= n_warm or n_warm <= 1:
+            return self.tau
+        return max(1, int(round(self.tau ** (epoch / (n_warm - 1)))))
+
+    def alpha(self, epoch, n_epochs, T, batch, rng):
+        return forcing.interval(T, self.tau_at(epoch, n_epochs))
+
+
 def parse_forcing(value) -> dict:
     """Canonical forcing option from an int, ``math.inf``, a dict or a string (see the module docstring).
 
@@ -182,6 +212,9 @@ def parse_forcing(value) -> dict:
             start, end = (1, int(parts[1])) if len(parts) == 2 else (int(parts[1]), int(parts[2]))
             forcing.AnnealedTau(end=end, start=start)  # validates
             return {"kind": "annealed", "start": start, "end": end}
+        if parts[0] == "warmup" and len(parts) in (2, 3):
+            sched = WarmupTau(int(parts[1]), float(parts[2]) if len(parts) == 3 else 0.25)
+            return {"kind": "warmup", "tau": sched.tau, "fraction": sched.fraction}
         if parts[0] in ("jittered", "jitter") and len(parts) == 3:
             tau, delta = int(parts[1]), int(parts[2])
             forcing.JitteredTau(tau, delta)
@@ -209,6 +242,8 @@ def forcing_label(f) -> str:
         return f"annealed:{int(f['start'])}:{int(f['end'])}"
     if kind == "jittered":
         return f"jittered:{int(f['tau'])}:{int(f['delta'])}"
+    if kind == "warmup":
+        return f"warmup:{int(f['tau'])}:{float(f['fraction']):g}"
     if kind == "alpha":
         return f"alpha:{float(f['alpha']):g}"
     if kind == "annealed_alpha":
@@ -219,7 +254,7 @@ def forcing_label(f) -> str:
 def forcing_tau(f):
     """The forcing interval in steps that a run is plotted at: tau, the final tau of a schedule, or inf."""
     kind = f["kind"]
-    if kind in ("tau", "jittered"):
+    if kind in ("tau", "jittered", "warmup"):
         return float(f["tau"])
     if kind == "annealed":
         return float(f["end"])
@@ -236,6 +271,8 @@ def _fit_forcing(f, seq_len):
         return {"schedule": forcing.AnnealedTau(end=int(f["end"]), start=int(f["start"]))}
     if kind == "jittered":
         return {"schedule": forcing.JitteredTau(int(f["tau"]), int(f["delta"]))}
+    if kind == "warmup":
+        return {"schedule": WarmupTau(int(f["tau"]), float(f["fraction"]))}
     if kind == "alpha":
         return {"alpha": forcing.constant(seq_len, float(f["alpha"]))}
     if kind == "annealed_alpha":
@@ -550,11 +587,18 @@ def _open_client(scheduler, n_workers, quiet):
     if scheduler is not None:
         if not isinstance(scheduler, str) or "://" not in scheduler:
             raise ValueError(f"scheduler must be an address like 'tcp://127.0.0.1:8786', got {scheduler!r}")
+        hint = "start one with `dask scheduler` or leave out the scheduler to use a local cluster"
+        proto, _, where = scheduler.partition("://")
+        if proto == "tcp":                      # fail fast (Client would retry until its timeout)
+            host, _, port = where.rpartition(":")
+            try:
+                socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+            except (OSError, ValueError) as exc:
+                raise OSError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); {hint}") from None
         try:
-            return Client(scheduler, timeout="20s"), None
+            return Client(scheduler, timeout="30s"), None
         except (OSError, TimeoutError) as exc:
-            raise OSError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
-                          f"`dask scheduler` or leave out the scheduler to use a local cluster") from None
+            raise OSError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); {hint}") from None
     n_workers = n_workers or max(1, os.cpu_count() or 1)
     cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=None, silence_logs=logging.ERROR if quiet else logging.WARNING)
@@ -624,13 +668,17 @@ def run_specs(specs, out_dir, *, data=None, inputs=None, scheduler=None, n_worke
             if not done:
                 time.sleep(0.25)
             for fut in done:
-                n_done += 1
                 i = futures[fut]
-                finished.add(i)
                 if fut.status == "finished":
                     results[i] = fut.result()
-                else:
-                    failed.append((run_id(specs[i]), _error_line(fut.exception())))
+                elif fut.status in ("error", "cancelled"):
+                    failed.append((run_id(specs[i]), _error_line(fut.exception()) if fut.status == "error"
+                                   else "cancelled"))
+                else:   # "lost": its worker died after finishing; the scheduler computes it again
+                    ac.add(fut)
+                    continue
+                n_done += 1
+                finished.add(i)
                 finished_epochs += specs[i]["n_epochs"]
             if bar is not None:
                 for p, i in zip(prog_files, todo):

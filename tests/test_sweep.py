@@ -1,0 +1,224 @@
+"""tau sweeps on a real Dask cluster (scheduler and workers as processes on loopback), run specs, summaries."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastrnn as fr
+from fastrnn import lyapunov, metrics, sweep
+from fastrnn.cli import main
+
+TINY = dict(n_latent=6, seq_len=200, batch_size=4, batches_per_epoch=3, n_epochs=2, n_steps=8000, n_test=1500,
+            lyapunov_steps=500)
+TAUS = (5, 10, 25, 50, 100, 200)
+
+
+# ------------------------------------------------------------------ specs and options
+def test_parse_forcing_forms_and_errors():
+    assert sweep.parse_forcing(25) == {"kind": "tau", "tau": 25}
+    assert sweep.parse_forcing("25") == sweep.parse_forcing(25.0) == sweep.parse_forcing("tau:25")
+    assert sweep.parse_forcing("none") == sweep.parse_forcing(math.inf) == {"kind": "none"}
+    assert sweep.parse_forcing("annealed:77") == {"kind": "annealed", "start": 1, "end": 77}
+    assert sweep.parse_forcing("jittered:77:10") == {"kind": "jittered", "tau": 77, "delta": 10}
+    assert sweep.parse_forcing("alpha:0.2") == {"kind": "alpha", "alpha": 0.2}
+    assert sweep.parse_forcing("alpha:1:0") == {"kind": "annealed_alpha", "start": 1.0, "end": 0.0}
+    for text in ("25", "none", "annealed:3:40", "jittered:20:4", "alpha:0.5", "alpha:0.9:0.1"):
+        assert sweep.forcing_label(sweep.parse_forcing(text)) == text
+    for bad, msg in (("0", ">= 1"), ("jittered:5:5", "delta must be < tau"), ("alpha:2", "<= 1"),
+                     ("often", "invalid forcing"), (2.5, "whole number")):
+        with pytest.raises(ValueError, match=msg):
+            sweep.parse_forcing(bad)
+    # every option builds a working fit argument
+    kinds = {}
+    for text in ("25", "none", "annealed:40", "jittered:20:4", "alpha:0.5", "alpha:0.9:0.1"):
+        kinds[text] = sorted(sweep._fit_forcing(sweep.parse_forcing(text), 50))
+    assert kinds == {"25": ["tau"], "none": ["tau"], "annealed:40": ["schedule"], "jittered:20:4": ["schedule"],
+                     "alpha:0.5": ["alpha"], "alpha:0.9:0.1": ["schedule"]}
+
+
+def test_model_names_specs_and_run_ids():
+    assert [sweep.model_kind(n) for n in ("plrnn", "Tanh", "RNN", "lstm", " GRU ")] == \
+        ["PLRNN", "TanhRNN", "TanhRNN", "LSTM", "GRU"]
+    with pytest.raises(ValueError, match="unknown model 'transformer'; choose one of PLRNN"):
+        sweep.model_kind("transformer")
+    a = sweep.make_spec(model="lstm", forcing_option=25, seed=1, **TINY)
+    assert a["model"] == "LSTM" and a["dt"] == 0.01 and a["forcing"] == {"kind": "tau", "tau": 25}
+    assert sweep.run_id(a) == sweep.run_id(json.loads(json.dumps(a)))            # stable through JSON
+    assert sweep.run_id(a).startswith("LSTM_tau25_s1_")
+    assert sweep.run_id(a) != sweep.run_id(sweep.make_spec(model="lstm", forcing_option=25, seed=1,
+                                                           **{**TINY, "lr": 2e-3}))
+    assert sweep.run_id(a) == sweep.run_id({**a, "threads": 4})                    # threads do not change results
+    b = sweep.make_spec(model="gru", baseline="clipping", forcing_option=25)
+    assert b["forcing"] == {"kind": "none"} and sweep.run_id(b).startswith("GRU_clipping_s0_")
+    with pytest.raises(ValueError, match="unknown settings"):
+        sweep.make_spec(model="gru", forcing_option=5, n_hidden=4)
+    with pytest.raises(ValueError, match="unknown baseline"):
+        sweep.make_spec(model="gru", baseline="dropout")
+
+
+def test_execute_run_writes_atomically_and_is_not_repeated(tmp_path):
+    spec = sweep.make_spec(model="PLRNN", forcing_option=10, **TINY)
+    res = sweep.execute_run(spec, tmp_path)
+    rid = sweep.run_id(spec)
+    files = sorted(os.listdir(tmp_path / "runs"))
+    assert files == [rid + ".json", rid + ".npz"]                 # no checkpoint, progress or temporary files left
+    on_disk = json.loads((tmp_path / "runs" / (rid + ".json")).read_text())
+    assert on_disk["run_id"] == rid and on_disk["spec"] == spec and len(on_disk["train"]["loss"]) == 2
+    m = res["metrics"]
+    assert len(m["lyapunov_per_step"]) == 6
+    assert m["lambda_1"] == pytest.approx(m["lyapunov_per_step"][0] / 0.01)
+    # the measures are those of the saved model's free run from the first test observation, after the transient
+    x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
+    test = x[-TINY["n_test"]:]
+    gen, _ = fr.load(tmp_path / "runs" / (rid + ".npz")).generate(1000 + TINY["n_test"], x0=test[0])
+    assert m["D_stsp"] == metrics.state_space_divergence(test, gen[1000:]) > 0
+    d_h = metrics.power_spectrum_distance(test, gen[1000:])
+    assert m["D_H"] == (d_h if math.isfinite(d_h) else None)       # undefined (NaN) is reported as absent
+    lam = lyapunov.lyapunov_spectrum(fr.load(tmp_path / "runs" / (rid + ".npz")), 500, transient=1000, x0=test[0],
+                                     rng=0)
+    np.testing.assert_array_equal(m["lyapunov_per_step"], lam)
+    mtime = os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns
+    again = sweep.execute_run(spec, tmp_path)
+    assert again == on_disk and os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns == mtime
+
+
+def test_summarize_means_and_standard_deviations():
+    def res(model, tau, seed, d, h, lam, baseline=None):
+        spec = sweep.make_spec(model=model, forcing_option=tau, baseline=baseline, seed=seed)
+        return {"run_id": sweep.run_id(spec), "spec": spec, "train": {"loss": [1.0, 0.5]},
+                "metrics": {"D_stsp": d, "D_H": h, "lambda_1": lam}}
+    results = [res("PLRNN", 25, 0, 1.0, 0.1, 0.8), res("PLRNN", 25, 1, 3.0, 0.3, 1.0),
+               res("PLRNN", 5, 0, 2.0, 0.2, 0.5), res("PLRNN", 5, 1, None, None, None),
+               res("LSTM", 25, 0, 4.0, 0.4, 0.1, baseline="clipping")]
+    table, rows = sweep.summarize(results)
+    by = {(r["model"], r["forcing"]): r for r in rows}
+    assert [(r["model"], r["forcing"]) for r in rows] == [("LSTM", "clipping"), ("PLRNN", "5"), ("PLRNN", "25")]
+    r = by[("PLRNN", "25")]
+    assert (r["runs"], r["D_stsp"], r["D_H"], r["lambda_1"]) == (2, 2.0, pytest.approx(0.2), pytest.approx(0.9))
+    assert r["D_stsp_sd"] == pytest.approx(math.sqrt(2.0)) and r["tau"] == 25
+    assert by[("PLRNN", "5")]["D_stsp"] == 2.0 and by[("PLRNN", "5")]["runs"] == 2
+    assert by[("LSTM", "clipping")]["tau"] is None
+    assert "| PLRNN | 25 | 2 | 2 ± 1.4 | 0.2 ± 0.14 | 0.9 ± 0.14 | 0.5 | 0 |" in table
+
+
+# ------------------------------------------------------------------ a real cluster on loopback
+def _start(args, env, log):
+    return subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+@pytest.fixture
+def loopback_cluster(tmp_path):
+    """A Dask scheduler and two workers (no nanny, so a killed worker stays dead) as separate processes."""
+    from distributed import Client
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    sched_file = tmp_path / "scheduler.json"
+    log = open(tmp_path / "cluster.log", "w")
+    procs = [_start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                     "--scheduler-file", str(sched_file)], env, log)]
+    try:
+        t0 = time.time()
+        while not sched_file.exists():
+            assert time.time() - t0 < 30, "the scheduler did not start"
+            time.sleep(0.1)
+        workers = [_start(["distributed.cli.dask_worker", "--scheduler-file", str(sched_file), "--nthreads", "1",
+                           "--no-nanny", "--host", "127.0.0.1", "--no-dashboard", "--name", f"w{i}"], env, log)
+                   for i in range(2)]
+        procs += workers
+        address = json.loads(sched_file.read_text())["address"]
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=60)
+            pids = c.run(os.getpid)
+        yield address, workers, pids
+    finally:
+        for p in procs[::-1]:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_sweep_survives_a_killed_worker_and_rerun_skips_finished_runs(tmp_path, loopback_cluster, capsys):
+    address, workers, pids = loopback_cluster
+    out = tmp_path / "sweep"
+    victim = workers[1]
+    victim_pid = victim.pid
+    killed = {}
+
+    def killer():
+        runs = out / "runs"
+        t0 = time.time()
+        while time.time() - t0 < 120:
+            done = [f for f in os.listdir(runs) if f.endswith(".json")] if runs.exists() else []
+            if len(done) >= 4:
+                killed["after"] = len(done)
+                os.kill(victim_pid, signal.SIGKILL)
+                victim.wait(10)
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    res = sweep.run_sweep(out, data="lorenz", models=("PLRNN", "LSTM"), taus=TAUS, seeds=(0, 1),
+                          scheduler=address, progress=False, **TINY)
+    thread.join()
+    assert killed and victim.returncode == -signal.SIGKILL         # killed midway (after 4 of 24 runs) ...
+    assert killed["after"] < 24
+    assert res.failed == [] and res.executed == 24 and res.skipped == 0 and len(res.results) == 24  # ... completed
+    hosts = {r["host"].rsplit(":", 1)[1] for r in res.results}
+    assert str(victim_pid) in hosts and len(hosts) == 2            # both workers did runs before the kill
+    runs = sorted(os.listdir(out / "runs"))
+    assert len([f for f in runs if f.endswith(".json")]) == 24 and len([f for f in runs if f.endswith(".npz")]) == 24
+    assert not [f for f in runs if f.endswith((".tmp", ".progress")) or ".ckpt" in f]
+    # summary table, JSON and figure
+    summary = json.loads((out / "summary.json").read_text())
+    assert {(r["model"], r["tau"]) for r in summary["rows"]} == {(m, t) for m in ("PLRNN", "LSTM") for t in TAUS}
+    assert all(r["runs"] == 2 for r in summary["rows"])
+    assert res.tau_pred == pytest.approx(76.5, rel=0.4)          # ln 2 / 0.9056 / 0.01 steps, from the data
+    assert (out / "tau_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "summary.md").read_text()
+    assert md.count("| PLRNN |") == 6 and md.count("| LSTM |") == 6 and "tau_pred" in md
+    # a run does not depend on the worker that ran it: recompute one here and compare
+    r0 = res.results[0]
+    local = sweep.execute_run(r0["spec"], tmp_path / "local")
+    assert local["train"]["loss"] == r0["train"]["loss"] and local["metrics"] == r0["metrics"]
+
+    # rerun: everything is skipped and nothing is rewritten
+    mtimes = {f: os.stat(out / "runs" / f).st_mtime_ns for f in runs}
+    again = sweep.run_sweep(out, data="lorenz", models=("PLRNN", "LSTM"), taus=TAUS, seeds=(0, 1),
+                            scheduler=address, progress=False, **TINY)
+    assert (again.executed, again.skipped, len(again.results)) == (0, 24, 24)
+    assert {f: os.stat(out / "runs" / f).st_mtime_ns for f in runs} == mtimes
+    # an interrupted sweep: two results missing -> only those two run again (on the surviving worker), via the CLI
+    for r in res.results[:2]:
+        os.unlink(out / "runs" / (r["run_id"] + ".json"))
+    argv = ["sweep", "--models", "PLRNN,LSTM", "--taus", ",".join(map(str, TAUS)), "--seeds", "0,1",
+            "--scheduler", address, "--out", str(out), "--quiet", "--n-latent", "6", "--seq-len", "200",
+            "--batch-size", "4", "--batches-per-epoch", "3", "--epochs", "2", "--n-steps", "8000", "--n-test",
+            "1500", "--lyapunov-steps", "500"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| PLRNN | 5 | 2 |" in printed
+    redone = [json.loads((out / "runs" / (r["run_id"] + ".json")).read_text()) for r in res.results[:2]]
+    assert [r["train"]["loss"] for r in redone] == [r["train"]["loss"] for r in res.results[:2]]
+    assert all(r["host"].rsplit(":", 1)[1] != str(victim_pid) for r in redone)
+
+
+def test_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
+    code = main(["sweep", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path), "--quiet", "--epochs", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err[0]
