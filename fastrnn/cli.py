@@ -13,21 +13,29 @@ import sys
 import time
 import warnings
 
-__all__ = ["main", "run_demo", "DEMO_SETTINGS"]
+__all__ = ["main", "run_demo", "DEMO_SETTINGS", "DEMO_MODEL_SETTINGS"]
 
-#: training budget of the demo (per model; identical for the forced runs and the clipping baselines)
+#: the demo's settings common to all models. Forced runs and baselines of a model get the same budget and the same
+#: gradient-norm clipping at 1, so that forcing is the only difference between them.
 DEMO_SETTINGS = {
     "n_latent": 50,
     "seq_len": 300,
     "batch_size": 8,
     "batches_per_epoch": 50,
-    "n_epochs": 60,
-    "lr": 2e-3,
     "lr_end": 1e-4,
+    "clip": 1.0,
     "n_steps": 30000,
     "n_test": 10000,
     "eval_transient": 1000,
     "lyapunov_steps": 10000,
+}
+#: per-model training budget of the demo (about a minute of one core each for an update of 8 windows of 300
+#: steps: PLRNN and TanhRNN ~3 ms, GRU and LSTM ~16 ms at M = 50)
+DEMO_MODEL_SETTINGS = {
+    "PLRNN": {"n_epochs": 300, "lr": 2e-3},
+    "TanhRNN": {"n_epochs": 300, "lr": 5e-3},
+    "LSTM": {"n_epochs": 60, "lr": 2e-3},
+    "GRU": {"n_epochs": 60, "lr": 2e-3},
 }
 DEMO_MODELS = ("PLRNN", "TanhRNN", "LSTM", "GRU")
 LORENZ_SPECTRUM = (0.9056, 0.0, -14.5723)   # literature values, per time unit (DESIGN §5)
@@ -323,8 +331,7 @@ def _cmd_sweep(args):
 
 
 def _cmd_demo(args):
-    settings = dict(DEMO_SETTINGS)
-    settings.update(_settings_from(args))
+    settings = _settings_from(args)
     report = run_demo(args.out, quiet=args.quiet, n_workers=args.workers, fresh=args.fresh, seed=args.seed,
                       scheduler=args.scheduler, **settings)
     print(report["markdown"])
@@ -342,8 +349,10 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
     2. lambda_max of the training part's x-coordinate (:func:`fastrnn.timeseries.suggest_tau`, automatic
        embedding and scaling region) -> tau_pred = ln 2 / lambda_max -> tau = round(tau_pred / dt) steps.
     3. The Lorenz system's own spectrum from its tangent dynamics (:func:`fastrnn.systems.lyapunov_spectrum`).
-    4. PLRNN, TanhRNN, LSTM and GRU trained with sparse forcing at tau, and each trained without forcing with
-       gradient-norm clipping at 1 (same budget), on a Dask local cluster (:func:`fastrnn.sweep.run_specs`).
+    4. PLRNN, TanhRNN, LSTM and GRU trained with sparse forcing at tau, and each trained without forcing (the
+       baseline), with the same budget and gradient-norm clipping at 1 in both, so that forcing is the only
+       difference; on a Dask local cluster (:func:`fastrnn.sweep.run_specs`). Budgets: :data:`DEMO_SETTINGS`
+       and :data:`DEMO_MODEL_SETTINGS`; ``settings`` overrides them (``n_epochs`` and ``lr`` for every model).
     5. Each model runs freely from the first test observation: D_stsp and D_H against the test data, the Lyapunov
        spectrum of the model (per time unit = per step / dt), Jacobian-product norms.
     6. ``report.json``, ``report.md`` and figures in ``out_dir``.
@@ -364,7 +373,9 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     cfg = dict(DEMO_SETTINGS)
-    cfg.update(settings)
+    cfg.update({k: v for k, v in settings.items() if k not in ("n_epochs", "lr")})
+    per_model = {m: {**cfg, **DEMO_MODEL_SETTINGS[m], **{k: v for k, v in settings.items() if k in ("n_epochs", "lr")}}
+                 for m in DEMO_MODELS}
     dt = 0.01
     say = lambda msg: _say(quiet, f"fastrnn demo: {msg}")  # noqa: E731
 
@@ -382,12 +393,13 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
     ref = systems.lyapunov_spectrum("lorenz", 100000, dt=dt, rng=0)
     say(f"      ({', '.join(f'{v:.4f}' for v in ref)}) per time unit")
 
-    say(f"[4/6] training {', '.join(DEMO_MODELS)} with sparse forcing at tau = {tau} and without forcing with "
-        f"gradient clipping (M = {cfg['n_latent']}, {cfg['n_epochs']} epochs)")
+    say(f"[4/6] training {', '.join(DEMO_MODELS)} with sparse forcing at tau = {tau} and without forcing (both "
+        f"with gradient clipping; M = {cfg['n_latent']}; "
+        + ", ".join(f"{m} {per_model[m]['n_epochs']} epochs" for m in DEMO_MODELS) + ")")
     specs = []
     for m in DEMO_MODELS:
-        specs.append(make_spec(data="lorenz", model=m, forcing_option=tau, seed=seed, dt=dt, **cfg))
-        specs.append(make_spec(data="lorenz", model=m, baseline="clipping", seed=seed, dt=dt, **cfg))
+        specs.append(make_spec(data="lorenz", model=m, forcing_option=tau, seed=seed, dt=dt, **per_model[m]))
+        specs.append(make_spec(data="lorenz", model=m, baseline="clipping", seed=seed, dt=dt, **per_model[m]))
     if fresh:
         for s in specs:
             p = os.path.join(out_dir, "runs", run_id(s) + ".json")
@@ -475,6 +487,7 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
         "tau_steps": tau,
         "reference_spectrum": {"tangent_dynamics": ref.tolist(), "literature": list(LORENZ_SPECTRUM)},
         "settings": cfg,
+        "model_settings": {m: {k: per_model[m][k] for k in ("n_epochs", "lr")} for m in DEMO_MODELS},
         "seed": seed,
         "rows": rows,
         "checks": checks,
@@ -522,9 +535,12 @@ def _demo_markdown(rep):
         f"(dt = {rep['system']['dt']})",
         f"- Lorenz spectrum from its tangent dynamics: ({', '.join(f'{v:.4f}' for v in ref)}) per time unit",
         f"- models: M = {rep['settings']['n_latent']} latent units, windows of {rep['settings']['seq_len']} steps, "
-        f"{rep['settings']['n_epochs']} epochs x {rep['settings']['batches_per_epoch']} batches of "
-        f"{rep['settings']['batch_size']}, Adam lr {rep['settings']['lr']:g}"
-        + (f" -> {rep['settings']['lr_end']:g}" if rep["settings"].get("lr_end") else ""),
+        f"epochs of {rep['settings']['batches_per_epoch']} batches of {rep['settings']['batch_size']} windows, "
+        "Adam with step size decaying geometrically"
+        + (f" to {rep['settings']['lr_end']:g}" if rep["settings"].get("lr_end") else "")
+        + (f", gradient-norm clipping at {rep['settings']['clip']:g} in every run (forced runs and baselines)"
+           if rep["settings"].get("clip") else "") + "; "
+        + ", ".join(f"{m}: {v['n_epochs']} epochs from lr {v['lr']:g}" for m, v in rep["model_settings"].items()),
         "",
         "| model | training | D_stsp | D_H | lambda_1 (1/time) | lambda_1 error | clipping / forced D_stsp | "
         "final loss |",
@@ -558,7 +574,7 @@ def _demo_markdown(rep):
 
 
 # ------------------------------------------------------------------ parser
-def _add_training_options(p, *, defaults):
+def _add_training_options(p, *, defaults, note="(default %(default)s)"):
     g = p.add_argument_group("training")
     g.add_argument("--n-latent", type=int, default=defaults.get("n_latent"), metavar="M",
                    help="latent units M (default %(default)s)")
@@ -568,8 +584,8 @@ def _add_training_options(p, *, defaults):
                    "(default %(default)s)")
     g.add_argument("--batches-per-epoch", type=int, default=defaults.get("batches_per_epoch"),
                    help="(default %(default)s)")
-    g.add_argument("--epochs", type=int, default=defaults.get("n_epochs"), help="epochs (default %(default)s)")
-    g.add_argument("--lr", type=float, default=defaults.get("lr"), help="Adam step size (default %(default)s)")
+    g.add_argument("--epochs", type=int, default=defaults.get("n_epochs"), help=f"epochs {note}")
+    g.add_argument("--lr", type=float, default=defaults.get("lr"), help=f"initial Adam step size {note}")
     g.add_argument("--lr-end", type=float, default=defaults.get("lr_end"),
                    help="decay the step size geometrically to this value over training (default: constant)")
 
@@ -598,7 +614,8 @@ def build_parser():
     p.add_argument("--check", action="store_true", help="exit with status 3 unless the report's checks pass "
                    "(forcing beats clipping >= 5x in D_stsp for every model; a lambda_1 within 30 %%)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    _add_training_options(p, defaults=DEMO_SETTINGS)
+    _add_training_options(p, defaults={k: v for k, v in DEMO_SETTINGS.items()},
+                          note="(default: per model, see fastrnn.cli.DEMO_MODEL_SETTINGS)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("train", help="train a model on a data file or a system",

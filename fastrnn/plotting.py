@@ -164,6 +164,8 @@ def spectra_figure(x_true, generated, *, dt=1.0, dim=0, nperseg=2048):
         return f, p
 
     f, p = spec(x_true)
+    shown = f <= f[-1] / 5
+    floor = max(p[shown].min() * 1e-2, 1e-300)
     ax.semilogy(f, p, color=_TRUE_COLOR, lw=2.0, label="data")
     for k, (label, x) in enumerate(generated.items()):
         if x is None or np.std(_as2d(x)[:, dim]) == 0:
@@ -171,6 +173,7 @@ def spectra_figure(x_true, generated, *, dt=1.0, dim=0, nperseg=2048):
         f, p = spec(x)
         ax.semilogy(f, p, lw=1.0, color=f"C{k % 10}", label=label)
     ax.set_xlim(0, f[-1] / 5)
+    ax.set_ylim(bottom=floor)
     ax.set_xlabel("frequency (cycles per time unit)" if dt != 1.0 else "frequency (cycles per step)")
     ax.set_ylabel(f"power of x{dim + 1} (z-scored)")
     ax.set_title("power spectra")

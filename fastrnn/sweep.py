@@ -86,6 +86,7 @@ DEFAULT_SETTINGS = {
     "n_steps": 30000,        # samples generated from a system (train + test)
     "n_test": 10000,         # last samples held out for evaluation
     "data_seed": 0,          # initial condition of the system's orbit
+    "data_scale": 1.0,       # factor applied to the (standardised) data, e.g. to fit bounded models' ranges
     "eval_transient": 1000,  # free-running steps discarded before the measures and the spectrum
     "n_gen": None,           # free-running steps compared with the test data (default: n_test)
     "lyapunov_steps": 10000,  # steps averaged for the model's spectrum (0: skip)
@@ -452,6 +453,9 @@ def _series_for(spec, data, inputs):
         x, s, _ = system_series(spec["data"], spec["n_steps"], dt=spec["dt"], rng=spec["data_seed"])
     else:
         x, s = np.asarray(data, dtype=np.float64), (None if inputs is None else np.asarray(inputs, np.float64))
+    scale = spec.get("data_scale", 1.0)
+    if scale != 1.0:
+        x = x * scale
     n_test = spec["n_test"]
     if n_test >= x.shape[0] - spec["seq_len"]:
         raise ValueError(f"n_test={n_test} leaves fewer than seq_len={spec['seq_len']} training samples of "
@@ -645,7 +649,7 @@ def run_specs(specs, out_dir, *, data=None, inputs=None, scheduler=None, n_worke
 
         def cost(i):
             s = specs[i]
-            weight = {"LSTM": 4.0, "GRU": 3.0}.get(s["model"], 1.0)
+            weight = {"LSTM": 5.5, "GRU": 5.5, "TanhRNN": 0.8}.get(s["model"], 1.0)   # measured per-update cost
             return weight * s["n_latent"] ** 2 * s["seq_len"] * s["batch_size"] * s["batches_per_epoch"] * s[
                 "n_epochs"]
 

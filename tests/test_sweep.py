@@ -158,12 +158,21 @@ def test_sweep_survives_a_killed_worker_and_rerun_skips_finished_runs(tmp_path, 
     victim_pid = victim.pid
     killed = {}
 
+    def by_victim(files):
+        for f in files:
+            try:
+                if json.loads((out / "runs" / f).read_text())["host"].endswith(f":{victim_pid}"):
+                    return True
+            except (OSError, ValueError):
+                pass
+        return False
+
     def killer():
         runs = out / "runs"
         t0 = time.time()
         while time.time() - t0 < 120:
             done = [f for f in os.listdir(runs) if f.endswith(".json")] if runs.exists() else []
-            if len(done) >= 4:
+            if len(done) >= 4 and by_victim(done):          # the victim has worked, and is busy with more
                 killed["after"] = len(done)
                 os.kill(victim_pid, signal.SIGKILL)
                 victim.wait(10)
