@@ -16,6 +16,7 @@ from .kernels import lstm as _k_lstm
 from .kernels import plrnn as _k_plrnn
 from .kernels import tanhrnn as _k_tanhrnn
 from .kernels._common import serial_blas as _serial_blas
+from .kernels._common import sweep_chunks as _sweep_chunks
 from .kernels._common import workspace as _workspace
 
 _FORMAT_VERSION = 1
@@ -285,10 +286,15 @@ class PLRNN(RNNModel):
         gh = np.zeros(M)
         gW = np.empty((M, M), dt)
         gB = np.empty((N, M), dt)
+        k, Wt, Ct = self._kernels, np.ascontiguousarray(W.T), np.ascontiguousarray(C.T)
+        chunks = _sweep_chunks(nb, T, M)
         with _serial_blas():
-            losses = self._kernels.forward(A, np.ascontiguousarray(W.T), h, np.ascontiguousarray(C.T), B, X, S,
-                                           alpha, mask, Zt, Z, RZ, ZF, R)
-            self._kernels.backward(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB)
+            if chunks == 1:
+                losses = k.forward(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R)
+                k.backward(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB)
+            else:
+                losses = k.forward_parallel(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R, chunks)
+                k.backward_parallel(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB, chunks)
         loss = float(losses.sum()) / (nb * T * N)
         grads = {"A": gA.astype(dt), "W": gW, "h": gh.astype(dt), "B": gB}
         if K:
@@ -338,10 +344,15 @@ class TanhRNN(RNNModel):
         gh = np.zeros(M)
         gW = np.empty((M, M), dt)
         gB = np.empty((N, M), dt)
+        k, Wt, Ct = self._kernels, np.ascontiguousarray(W.T), np.ascontiguousarray(C.T)
+        chunks = _sweep_chunks(nb, T, M)
         with _serial_blas():
-            losses = self._kernels.forward(np.ascontiguousarray(W.T), h, np.ascontiguousarray(C.T), B, X, S, alpha,
-                                           mask, Zt, Z, ZF, R)
-            self._kernels.backward(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB)
+            if chunks == 1:
+                losses = k.forward(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R)
+                k.backward(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB)
+            else:
+                losses = k.forward_parallel(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R, chunks)
+                k.backward_parallel(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB, chunks)
         loss = float(losses.sum()) / (nb * T * N)
         grads = {"W": gW, "h": gh.astype(dt), "B": gB}
         if K:

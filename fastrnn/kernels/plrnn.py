@@ -1,6 +1,6 @@
 """PLRNN kernels: z' = A * z + W relu(z) + h + C s (DESIGN §1)."""
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._common import FASTMATH, dot_rows, gemm_tn, loss_adjoint, matvec_add, observation_grad, residuals
 
@@ -44,6 +44,41 @@ def jacobians(A, W, h, C, z0, S, J, Zout):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _forward_rows(A, Wt, h, Ct, S, alpha, mask, Zt, Z, RZ, ZF, b0, b1):
+    """The state recursion of windows b0 .. b1-1, in lockstep: one (b1-b0, M) x (M, M) product per step."""
+    T1, _, M = Z.shape
+    K = Ct.shape[0]
+    for b in range(b0, b1):
+        for i in range(M):
+            Z[0, b, i] = Zt[b, 0, i]
+    for t in range(1, T1):
+        zp = Z[t - 1, b0:b1]
+        rz = RZ[t - 1, b0:b1]
+        zf = ZF[t - 1, b0:b1]
+        zn = Z[t, b0:b1]
+        for r in range(b1 - b0):
+            for i in range(M):
+                rz[r, i] = max(zp[r, i], 0.0)
+        dot_rows(rz, Wt, zf)                                 # relu(z) W^T for all these windows at once
+        for r in range(b1 - b0):
+            b = b0 + r
+            for k in range(K):
+                sk = S[b, t, k]
+                for i in range(M):
+                    zf[r, i] += sk * Ct[k, i]
+            for i in range(M):
+                zf[r, i] += A[i] * zp[r, i] + h[i]
+            a = alpha[b, t]
+            if a == 0.0:
+                for i in range(M):
+                    zn[r, i] = zf[r, i]
+            else:
+                for i in range(M):
+                    w = a * mask[i]
+                    zn[r, i] = (1.0 - w) * zf[r, i] + w * Zt[b, t, i]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def forward(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R):
     """Forced forward pass, all windows in lockstep: one (nb, M) x (M, M) product per step for the whole batch.
 
@@ -52,38 +87,61 @@ def forward(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R):
     per-window loss sums (float64). Only the state recursion runs step by step; the read-out B zf of all steps is
     one product afterwards (forcing does not depend on it).
     """
-    nb, T1, N = X.shape
-    M = A.shape[0]
-    K = Ct.shape[0]
-    T = T1 - 1
-    for b in range(nb):
-        for i in range(M):
-            Z[0, b, i] = Zt[b, 0, i]
-    for t in range(1, T1):
-        zp = Z[t - 1]
-        rz = RZ[t - 1]
-        zf = ZF[t - 1]
-        zn = Z[t]
-        for b in range(nb):
-            for i in range(M):
-                rz[b, i] = max(zp[b, i], 0.0)
-        dot_rows(rz, Wt, zf)                                 # relu(z) W^T for every window at once
-        for b in range(nb):
-            for k in range(K):
-                sk = S[b, t, k]
-                for i in range(M):
-                    zf[b, i] += sk * Ct[k, i]
-            for i in range(M):
-                zf[b, i] += A[i] * zp[b, i] + h[i]
+    _forward_rows(A, Wt, h, Ct, S, alpha, mask, Zt, Z, RZ, ZF, 0, X.shape[0])
+    return residuals(B, X, ZF, R)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+def forward_parallel(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R, n_chunks):
+    """:func:`forward` with the batch split into ``n_chunks`` groups of windows, one thread each (for large M)."""
+    nb = X.shape[0]
+    per = (nb + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        _forward_rows(A, Wt, h, Ct, S, alpha, mask, Zt, Z, RZ, ZF, min(nb, c * per), min(nb, (c + 1) * per))
+    return residuals(B, X, ZF, R)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _backward_rows(A, W, alpha, mask, Z, GF, GZt, b0, b1):
+    """The adjoint recursion of windows b0 .. b1-1; GF holds the loss terms on entry and dL/dzf on exit."""
+    T, _, M = GF.shape
+    gz = np.zeros((b1 - b0, M), dtype=GF.dtype)
+    wt = np.empty((b1 - b0, M), dtype=GF.dtype)
+    for t in range(T, 0, -1):
+        gf = GF[t - 1, b0:b1]
+        for r in range(b1 - b0):
+            b = b0 + r
             a = alpha[b, t]
             if a == 0.0:
                 for i in range(M):
-                    zn[b, i] = zf[b, i]
+                    gf[r, i] += gz[r, i]
+                    GZt[b, t, i] = 0.0
             else:
                 for i in range(M):
                     w = a * mask[i]
-                    zn[b, i] = (1.0 - w) * zf[b, i] + w * Zt[b, t, i]
-    return residuals(B, X, ZF, R)
+                    gf[r, i] += (1.0 - w) * gz[r, i]
+                    GZt[b, t, i] = w * gz[r, i]
+        dot_rows(gf, W, wt)                                  # W^T gf for all these windows at once
+        zp = Z[t - 1, b0:b1]
+        for r in range(b1 - b0):
+            for i in range(M):
+                gz[r, i] = A[i] * gf[r, i] + (wt[r, i] if zp[r, i] > 0.0 else 0.0)
+    for r in range(b1 - b0):
+        for i in range(M):
+            GZt[b0 + r, 0, i] = gz[r, i]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _param_grads(Z, RZ, GF, t0, t1, gA, gW, gh):
+    """Steps t0 .. t1-1 (0-based free-state index) of gA += sum GF * Z[:-1], gh += sum GF, gW = GF^T relu(Z[:-1])."""
+    _, nb, M = GF.shape
+    for t in range(t0, t1):
+        for b in range(nb):
+            for i in range(M):
+                g = GF[t, b, i]
+                gA[i] += g * Z[t, b, i]
+                gh[i] += g
+    gemm_tn(GF[t0:t1].reshape((t1 - t0) * nb, M), RZ[t0:t1].reshape((t1 - t0) * nb, M), gW)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -95,37 +153,41 @@ def backward(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB)
     """
     T, nb, M = GF.shape
     loss_adjoint(B, R, scale, GF)                            # GF = -scale R B (the loss terms), then the recursion
-    gz = np.zeros((nb, M), dtype=GF.dtype)
-    wt = np.empty((nb, M), dtype=GF.dtype)
-    for t in range(T, 0, -1):
-        gf = GF[t - 1]
-        for b in range(nb):
-            a = alpha[b, t]
-            if a == 0.0:
-                for i in range(M):
-                    gf[b, i] += gz[b, i]
-                    GZt[b, t, i] = 0.0
-            else:
-                for i in range(M):
-                    w = a * mask[i]
-                    gf[b, i] += (1.0 - w) * gz[b, i]
-                    GZt[b, t, i] = w * gz[b, i]
-        dot_rows(gf, W, wt)                                  # W^T gf for every window at once
-        zp = Z[t - 1]
-        for b in range(nb):
-            for i in range(M):
-                gz[b, i] = A[i] * gf[b, i] + (wt[b, i] if zp[b, i] > 0.0 else 0.0)
-    for b in range(nb):
-        for i in range(M):
-            GZt[b, 0, i] = gz[b, i]
-    G2 = GF.reshape(T * nb, M)
-    Z2 = Z.reshape((T + 1) * nb, M)
-    for r in range(T * nb):
-        for i in range(M):
-            g = G2[r, i]
-            gA[i] += g * Z2[r, i]
-            gh[i] += g
-    gemm_tn(G2, RZ.reshape(T * nb, M), gW)
+    _backward_rows(A, W, alpha, mask, Z, GF, GZt, 0, nb)
+    _param_grads(Z, RZ, GF, 0, T, gA, gW, gh)
     for i in range(M):
+        gW[i, i] = 0.0
+    observation_grad(R, ZF, scale, gB)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+def backward_parallel(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB, n_chunks):
+    """:func:`backward` with the batch split into ``n_chunks`` groups of windows, one thread each, and the weight
+    gradient summed over ``n_chunks`` stretches of time in parallel (for large M)."""
+    T, nb, M = GF.shape
+    loss_adjoint(B, R, scale, GF)
+    per = (nb + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        _backward_rows(A, W, alpha, mask, Z, GF, GZt, min(nb, c * per), min(nb, (c + 1) * per))
+    pA = np.zeros((n_chunks, M))
+    ph = np.zeros((n_chunks, M))
+    pW = np.empty((n_chunks, M, M), dtype=GF.dtype)
+    tper = (T + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        t0 = min(T, c * tper)
+        t1 = min(T, (c + 1) * tper)
+        if t1 > t0:
+            _param_grads(Z, RZ, GF, t0, t1, pA[c], pW[c], ph[c])
+        else:
+            pW[c] = 0.0
+    for i in range(M):
+        for c in range(n_chunks):
+            gA[i] += pA[c, i]
+            gh[i] += ph[c, i]
+        for j in range(M):
+            acc = pW[0, i, j]
+            for c in range(1, n_chunks):
+                acc += pW[c, i, j]
+            gW[i, j] = acc
         gW[i, i] = 0.0
     observation_grad(R, ZF, scale, gB)

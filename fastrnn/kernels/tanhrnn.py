@@ -1,6 +1,6 @@
 """Tanh RNN kernels: z' = tanh(W z + h + C s) (DESIGN §1)."""
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._common import FASTMATH, dot_rows, gemm_tn, loss_adjoint, matvec_add, observation_grad, residuals, tanh
 
@@ -43,6 +43,36 @@ def jacobians(W, h, C, z0, S, J, Zout):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _forward_rows(Wt, h, Ct, S, alpha, mask, Zt, Z, ZF, b0, b1):
+    """The state recursion of windows b0 .. b1-1, in lockstep: one (b1-b0, M) x (M, M) product per step."""
+    T1, _, M = Z.shape
+    K = Ct.shape[0]
+    for b in range(b0, b1):
+        for i in range(M):
+            Z[0, b, i] = Zt[b, 0, i]
+    for t in range(1, T1):
+        zf = ZF[t - 1, b0:b1]
+        zn = Z[t, b0:b1]
+        dot_rows(Z[t - 1, b0:b1], Wt, zf)                    # W z for all these windows at once
+        for r in range(b1 - b0):
+            b = b0 + r
+            for k in range(K):
+                sk = S[b, t, k]
+                for i in range(M):
+                    zf[r, i] += sk * Ct[k, i]
+            for i in range(M):
+                zf[r, i] = tanh(zf[r, i] + h[i])
+            a = alpha[b, t]
+            if a == 0.0:
+                for i in range(M):
+                    zn[r, i] = zf[r, i]
+            else:
+                for i in range(M):
+                    w = a * mask[i]
+                    zn[r, i] = (1.0 - w) * zf[r, i] + w * Zt[b, t, i]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def forward(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R):
     """Forced forward pass, all windows in lockstep: one (nb, M) x (M, M) product per step for the whole batch.
 
@@ -50,32 +80,55 @@ def forward(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R):
     ZF (T, nb, M) free states, R (T, nb, N) residuals x_t - B zf_t. Returns the per-window loss sums (float64).
     float32 uses the vectorised rational tanh of :func:`fastrnn.kernels._common.tanh` (within 0.85 ulp).
     """
-    nb, T1, N = X.shape
-    M = Wt.shape[0]
-    K = Ct.shape[0]
-    for b in range(nb):
-        for i in range(M):
-            Z[0, b, i] = Zt[b, 0, i]
-    for t in range(1, T1):
-        zf = ZF[t - 1]
-        zn = Z[t]
-        dot_rows(Z[t - 1], Wt, zf)                           # W z for every window at once
-        for b in range(nb):
-            for k in range(K):
-                sk = S[b, t, k]
-                for i in range(M):
-                    zf[b, i] += sk * Ct[k, i]
-            for i in range(M):
-                zf[b, i] = tanh(zf[b, i] + h[i])
+    _forward_rows(Wt, h, Ct, S, alpha, mask, Zt, Z, ZF, 0, X.shape[0])
+    return residuals(B, X, ZF, R)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+def forward_parallel(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R, n_chunks):
+    """:func:`forward` with the batch split into ``n_chunks`` groups of windows, one thread each (for large M)."""
+    nb = X.shape[0]
+    per = (nb + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        _forward_rows(Wt, h, Ct, S, alpha, mask, Zt, Z, ZF, min(nb, c * per), min(nb, (c + 1) * per))
+    return residuals(B, X, ZF, R)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _backward_rows(W, alpha, mask, ZF, GP, GZt, b0, b1):
+    """The adjoint recursion of windows b0 .. b1-1; GP holds the loss terms on entry, dL/d(pre-activation) on exit."""
+    T, _, M = GP.shape
+    gz = np.zeros((b1 - b0, M), dtype=GP.dtype)
+    for t in range(T, 0, -1):
+        gp = GP[t - 1, b0:b1]
+        zf = ZF[t - 1, b0:b1]
+        for r in range(b1 - b0):
+            b = b0 + r
             a = alpha[b, t]
             if a == 0.0:
                 for i in range(M):
-                    zn[b, i] = zf[b, i]
+                    gp[r, i] = (gp[r, i] + gz[r, i]) * (1.0 - zf[r, i] * zf[r, i])
+                    GZt[b, t, i] = 0.0
             else:
                 for i in range(M):
                     w = a * mask[i]
-                    zn[b, i] = (1.0 - w) * zf[b, i] + w * Zt[b, t, i]
-    return residuals(B, X, ZF, R)
+                    gp[r, i] = (gp[r, i] + (1.0 - w) * gz[r, i]) * (1.0 - zf[r, i] * zf[r, i])
+                    GZt[b, t, i] = w * gz[r, i]
+        dot_rows(gp, W, gz)                                  # W^T gp for all these windows at once
+    for r in range(b1 - b0):
+        for i in range(M):
+            GZt[b0 + r, 0, i] = gz[r, i]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _param_grads(Z, GP, t0, t1, gW, gh):
+    """Steps t0 .. t1-1 of gh += sum GP and gW = GP^T Z[:-1]."""
+    _, nb, M = GP.shape
+    for t in range(t0, t1):
+        for b in range(nb):
+            for i in range(M):
+                gh[i] += GP[t, b, i]
+    gemm_tn(GP[t0:t1].reshape((t1 - t0) * nb, M), Z[t0:t1].reshape((t1 - t0) * nb, M), gW)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -87,28 +140,36 @@ def backward(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB):
     """
     T, nb, M = GP.shape
     loss_adjoint(B, R, scale, GP)                            # GP = -scale R B (the loss terms), then the recursion
-    gz = np.zeros((nb, M), dtype=GP.dtype)
-    for t in range(T, 0, -1):
-        gp = GP[t - 1]
-        zf = ZF[t - 1]
-        for b in range(nb):
-            a = alpha[b, t]
-            if a == 0.0:
-                for i in range(M):
-                    gp[b, i] = (gp[b, i] + gz[b, i]) * (1.0 - zf[b, i] * zf[b, i])
-                    GZt[b, t, i] = 0.0
-            else:
-                for i in range(M):
-                    w = a * mask[i]
-                    gp[b, i] = (gp[b, i] + (1.0 - w) * gz[b, i]) * (1.0 - zf[b, i] * zf[b, i])
-                    GZt[b, t, i] = w * gz[b, i]
-        dot_rows(gp, W, gz)                                  # W^T gp for every window at once
-    for b in range(nb):
-        for i in range(M):
-            GZt[b, 0, i] = gz[b, i]
-    G2 = GP.reshape(T * nb, M)
-    for r in range(T * nb):
-        for i in range(M):
-            gh[i] += G2[r, i]
-    gemm_tn(G2, Z[:T].reshape(T * nb, M), gW)
+    _backward_rows(W, alpha, mask, ZF, GP, GZt, 0, nb)
+    _param_grads(Z, GP, 0, T, gW, gh)
+    observation_grad(R, ZF, scale, gB)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+def backward_parallel(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB, n_chunks):
+    """:func:`backward` with the batch split into ``n_chunks`` groups of windows, one thread each, and the weight
+    gradient summed over ``n_chunks`` stretches of time in parallel (for large M)."""
+    T, nb, M = GP.shape
+    loss_adjoint(B, R, scale, GP)
+    per = (nb + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        _backward_rows(W, alpha, mask, ZF, GP, GZt, min(nb, c * per), min(nb, (c + 1) * per))
+    ph = np.zeros((n_chunks, M))
+    pW = np.empty((n_chunks, M, M), dtype=GP.dtype)
+    tper = (T + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        t0 = min(T, c * tper)
+        t1 = min(T, (c + 1) * tper)
+        if t1 > t0:
+            _param_grads(Z, GP, t0, t1, pW[c], ph[c])
+        else:
+            pW[c] = 0.0
+    for i in range(M):
+        for c in range(n_chunks):
+            gh[i] += ph[c, i]
+        for j in range(M):
+            acc = pW[0, i, j]
+            for c in range(1, n_chunks):
+                acc += pW[c, i, j]
+            gW[i, j] = acc
     observation_grad(R, ZF, scale, gB)
