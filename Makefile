@@ -36,8 +36,13 @@ test: native
 	$(PY) -m pytest -q tests --ignore=tests/test_cuda.py
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/test_cuda.py
 
+# Peers (JAX, PyTorch) for the comparisons; torch pinned to the CPU build (a plain `torch` pulls a multi-GB CUDA one).
 bench: native
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group
+	@test -f $(VENV)/.peers || { $(PY) -m pip install --quiet -e '.[peers]' 'torch==2.13.0' && touch $(VENV)/.peers; }
+	@mkdir -p out
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group --benchmark-json=out/bench.json
+	$(PY) benchmarks/ratios.py out/bench.json | tee out/bench-ratios.md
+	$(PY) benchmarks/compile_time.py | tee out/compile-time.md
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache

@@ -34,8 +34,8 @@ def load(path, stat="min"):
     rows = {}
     for b in report["benchmarks"]:
         info = b.get("extra_info", {})
-        if "impl" not in info:
-            continue
+        if not {"impl", "kind", "batch", "T", "M", "dtype"} <= set(info):
+            continue                                    # not a training-step benchmark (e.g. bench_lyapunov.py)
         key = (info["kind"], info["batch"], info["T"], info["M"], info["dtype"])
         rows.setdefault(key, {})[info["impl"]] = b["stats"][stat]
         if "compile_s" in info:
