@@ -187,8 +187,10 @@ def _cmd_train(args):
 
     from .models import MODELS
     from .optim import Adam
-    from .sweep import BASELINES, _fit_forcing, parse_forcing
+    from .sweep import BASELINES, _fit_forcing, _keep_heap_memory, parse_forcing
     from .training import fit
+
+    _keep_heap_memory()
 
     x, s, dt, label, scaling = _load_data(args.data, args)
     if args.tau == "auto":
