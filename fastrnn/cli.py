@@ -18,9 +18,8 @@ __all__ = ["main", "run_demo", "DEMO_SETTINGS", "DEMO_MODEL_SETTINGS"]
 #: the demo's settings common to all models. Forced runs and baselines of a model get the same budget and the same
 #: gradient-norm clipping at 1, so that forcing is the only difference between them.
 DEMO_SETTINGS = {
-    "n_latent": 50,
-    "seq_len": 300,
-    "batch_size": 8,
+    "seq_len": 600,
+    "batch_size": 4,
     "batches_per_epoch": 50,
     "lr_end": 1e-4,
     "clip": 1.0,
@@ -29,14 +28,15 @@ DEMO_SETTINGS = {
     "eval_transient": 1000,
     "lyapunov_steps": 10000,
 }
-#: per-model training budget of the demo (about a minute of one core each for an update of 8 windows of 300
-#: steps: PLRNN and TanhRNN ~3 ms, GRU and LSTM ~16 ms at M = 50)
+#: per-model size and training budget of the demo: about a minute of one core each (an update of 4 windows of 600
+#: steps takes ~3 ms for the PLRNN and TanhRNN, ~16 ms for the GRU and LSTM at M = 50, ~9 ms for the LSTM at 32)
 DEMO_MODEL_SETTINGS = {
-    "PLRNN": {"n_epochs": 300, "lr": 2e-3},
-    "TanhRNN": {"n_epochs": 300, "lr": 5e-3},
-    "LSTM": {"n_epochs": 60, "lr": 2e-3},
-    "GRU": {"n_epochs": 60, "lr": 2e-3},
+    "PLRNN": {"n_latent": 50, "n_epochs": 300, "lr": 2e-3},
+    "TanhRNN": {"n_latent": 50, "n_epochs": 300, "lr": 5e-3},
+    "LSTM": {"n_latent": 32, "n_epochs": 150, "lr": 2e-3},
+    "GRU": {"n_latent": 50, "n_epochs": 60, "lr": 2e-3},
 }
+_PER_MODEL = ("n_latent", "n_epochs", "lr")
 DEMO_MODELS = ("PLRNN", "TanhRNN", "LSTM", "GRU")
 LORENZ_SPECTRUM = (0.9056, 0.0, -14.5723)   # literature values, per time unit (DESIGN §5)
 
@@ -375,8 +375,8 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     cfg = dict(DEMO_SETTINGS)
-    cfg.update({k: v for k, v in settings.items() if k not in ("n_epochs", "lr")})
-    per_model = {m: {**cfg, **DEMO_MODEL_SETTINGS[m], **{k: v for k, v in settings.items() if k in ("n_epochs", "lr")}}
+    cfg.update({k: v for k, v in settings.items() if k not in _PER_MODEL})
+    per_model = {m: {**cfg, **DEMO_MODEL_SETTINGS[m], **{k: v for k, v in settings.items() if k in _PER_MODEL}}
                  for m in DEMO_MODELS}
     dt = 0.01
     say = lambda msg: _say(quiet, f"fastrnn demo: {msg}")  # noqa: E731
@@ -396,8 +396,9 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
     say(f"      ({', '.join(f'{v:.4f}' for v in ref)}) per time unit")
 
     say(f"[4/6] training {', '.join(DEMO_MODELS)} with sparse forcing at tau = {tau} and without forcing (both "
-        f"with gradient clipping; M = {cfg['n_latent']}; "
-        + ", ".join(f"{m} {per_model[m]['n_epochs']} epochs" for m in DEMO_MODELS) + ")")
+        f"with gradient clipping; "
+        + ", ".join(f"{m} M = {per_model[m]['n_latent']}, {per_model[m]['n_epochs']} epochs" for m in DEMO_MODELS)
+        + ")")
     specs = []
     for m in DEMO_MODELS:
         specs.append(make_spec(data="lorenz", model=m, forcing_option=tau, seed=seed, dt=dt, **per_model[m]))
@@ -489,7 +490,7 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
         "tau_steps": tau,
         "reference_spectrum": {"tangent_dynamics": ref.tolist(), "literature": list(LORENZ_SPECTRUM)},
         "settings": cfg,
-        "model_settings": {m: {k: per_model[m][k] for k in ("n_epochs", "lr")} for m in DEMO_MODELS},
+        "model_settings": {m: {k: per_model[m][k] for k in _PER_MODEL} for m in DEMO_MODELS},
         "seed": seed,
         "rows": rows,
         "checks": checks,
@@ -536,13 +537,14 @@ def _demo_markdown(rep):
         f"- tau_pred = ln 2 / lambda_max = {rep['tau_pred_time']:.3f} time units = **{rep['tau_steps']} steps** "
         f"(dt = {rep['system']['dt']})",
         f"- Lorenz spectrum from its tangent dynamics: ({', '.join(f'{v:.4f}' for v in ref)}) per time unit",
-        f"- models: M = {rep['settings']['n_latent']} latent units, windows of {rep['settings']['seq_len']} steps, "
+        f"- training: windows of {rep['settings']['seq_len']} steps, "
         f"epochs of {rep['settings']['batches_per_epoch']} batches of {rep['settings']['batch_size']} windows, "
         "Adam with step size decaying geometrically"
         + (f" to {rep['settings']['lr_end']:g}" if rep["settings"].get("lr_end") else "")
         + (f", gradient-norm clipping at {rep['settings']['clip']:g} in every run (forced runs and baselines)"
            if rep["settings"].get("clip") else "") + "; "
-        + ", ".join(f"{m}: {v['n_epochs']} epochs from lr {v['lr']:g}" for m, v in rep["model_settings"].items()),
+        + ", ".join(f"{m}: M = {v['n_latent']}, {v['n_epochs']} epochs from lr {v['lr']:g}"
+                    for m, v in rep["model_settings"].items()),
         "",
         "| model | training | D_stsp | D_H | lambda_1 (1/time) | lambda_1 error | clipping / forced D_stsp | "
         "final loss |",
@@ -579,7 +581,7 @@ def _demo_markdown(rep):
 def _add_training_options(p, *, defaults, note="(default %(default)s)"):
     g = p.add_argument_group("training")
     g.add_argument("--n-latent", type=int, default=defaults.get("n_latent"), metavar="M",
-                   help="latent units M (default %(default)s)")
+                   help=f"latent units M {note if defaults.get('n_latent') is None else '(default %(default)s)'}")
     g.add_argument("--seq-len", type=int, default=defaults.get("seq_len"), metavar="T",
                    help="window length in steps (default %(default)s)")
     g.add_argument("--batch-size", type=int, default=defaults.get("batch_size"), help="windows per batch "
