@@ -5,10 +5,12 @@ Public API (re-exported names only): the models, :func:`loss_and_grad`, :func:`f
 :mod:`fastrnn.systems`, :mod:`fastrnn.timeseries` (lambda_max of data, tau from data), :mod:`fastrnn.metrics` (D_stsp, D_H),
 :mod:`fastrnn.lyapunov` (spectra of trained models, C core).
 """
-from . import forcing, lyapunov, metrics, optim, systems, timeseries
+from . import checkpoint, forcing, lyapunov, metrics, optim, sweep, systems, timeseries
+from .checkpoint import load_checkpoint
 from .lyapunov import OrbitDivergedError, jacobian_norms, lyapunov_spectrum, qr_spectrum
 from .models import GRU, LSTM, PLRNN, TanhRNN, load
 from .optim import Adam
+from .sweep import run_sweep
 from .timeseries import (LyapunovEstimate, TauSuggestion, delay_embed, estimate_delay, estimate_dimension,
                          max_lyapunov, predictability_time, suggest_tau)
 from .training import History, TrainingDivergedError, fit, loss_and_grad
@@ -21,4 +23,5 @@ __all__ = [
     "max_lyapunov", "predictability_time", "suggest_tau", "delay_embed", "estimate_delay", "estimate_dimension",
     "LyapunovEstimate", "TauSuggestion",
     "lyapunov", "lyapunov_spectrum", "jacobian_norms", "qr_spectrum", "OrbitDivergedError",
+    "checkpoint", "load_checkpoint", "sweep", "run_sweep",
 ]

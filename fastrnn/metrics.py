@@ -17,7 +17,6 @@ import math
 import numpy as np
 from numba import njit, prange
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import welch
 
 from ._checks import as_float_array, check_float, check_int, check_rng
 
@@ -357,6 +356,8 @@ def _zs(arr):
 
 
 def _welch_normalised(u, L, sigma):
+    from scipy.signal import welch  # imported here: scipy.signal costs ~1 s at import time
+
     _, P = welch(u, nperseg=L, noverlap=L // 2, window="hann", detrend="constant", axis=0)
     if sigma > 0:
         P = gaussian_filter1d(P, sigma, axis=0, mode="mirror")
