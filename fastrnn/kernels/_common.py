@@ -309,9 +309,10 @@ class serial_blas:
 
 
 # ---------------------------------------------------------------- threads
-#: Below this many multiply-adds per sweep (batch x T x M^2) the kernels run on one thread: the per-step products are
-#: then too small for two threads to pay back waking the second one.
-PARALLEL_MIN_WORK = 50_000_000
+#: Below this many multiply-adds per sweep (batch x T x M^2) the kernels run on one thread. On 2 cores the split sweep
+#: was slower at M = 128 (7.8 vs 4.7 ms per training step, batch 16, T = 200) and no faster at M = 256 (15-26 vs
+#: 16-18 ms): the per-thread products are too small to pay back the second thread. Larger problems may split.
+PARALLEL_MIN_WORK = 250_000_000
 
 
 def sweep_chunks(nb, T, M):
