@@ -81,7 +81,7 @@ def test_peer_training_step_is_one_adam_update():
     params, X, S, alpha, mask, loss, grads = _case("TanhRNN", 0, "tau7")
     peer = _peers.TorchEagerStep("TanhRNN", params, X, S, alpha, mask, "float64")
     before = {k: v.detach().numpy().copy() for k, v in peer.params.items()}
-    assert float(peer()) == pytest.approx(loss, rel=1e-10)
+    assert float(peer().detach()) == pytest.approx(loss, rel=1e-10)
     for k, v in peer.params.items():
         step = v.detach().numpy() - before[k]
         np.testing.assert_allclose(np.abs(step), 1e-3, rtol=1e-3, atol=1e-12,
