@@ -290,21 +290,37 @@ def _find_blas_setters():
     return setters
 
 
-class serial_blas:
-    """Context manager: OpenBLAS runs on the calling thread inside the block (see the note above)."""
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_previous = []
 
-    __slots__ = ("previous",)
+
+class serial_blas:
+    """Context manager: OpenBLAS runs on the calling thread inside the block (see the note above).
+
+    The setting is process-wide in OpenBLAS; nested or concurrent blocks (kernels called from several Python threads)
+    share it, and the thread counts found by the first block to enter are restored when the last one leaves.
+    """
+
+    __slots__ = ()
 
     def __enter__(self):
-        global _blas_setters
-        if _blas_setters is None:
-            _blas_setters = _find_blas_setters()
-        self.previous = [fn(1) for fn in _blas_setters]
+        global _blas_setters, _blas_depth, _blas_previous
+        with _blas_lock:
+            if _blas_setters is None:
+                _blas_setters = _find_blas_setters()
+            if _blas_depth == 0:
+                _blas_previous = [fn(1) for fn in _blas_setters]
+            _blas_depth += 1
         return self
 
     def __exit__(self, *exc):
-        for fn, n in zip(_blas_setters, self.previous):
-            fn(n)
+        global _blas_depth
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                for fn, n in zip(_blas_setters, _blas_previous):
+                    fn(n)
         return False
 
 
