@@ -158,3 +158,29 @@ def test_float32_agrees_with_float64(kind, with_inputs):
         assert g32[name].dtype == np.float32
         err = np.linalg.norm(g32[name] - g64[name]) / np.linalg.norm(g64[name])
         assert err < 1e-4, (name, err)
+
+
+@pytest.mark.parametrize("chunks", [2, 3, 5])
+@pytest.mark.parametrize("with_inputs", [False, True])
+@pytest.mark.parametrize("kind2", ["PLRNN", "TanhRNN"])
+def test_threaded_sweep_matches_serial_kernels(monkeypatch, kind2, with_inputs, chunks):
+    """The batch-split sweep (used only for very large problems) gives the serial result and the loop reference's."""
+    import fastrnn.models as fm
+
+    k = K if with_inputs else 0
+    model = make_model(kind2, 12, N, k, seed=3, scale=0.8)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 41, N))
+    S = rng.normal(size=(5, 41, k)) if with_inputs else None
+    alpha = np.stack([forcing.interval(40, t) for t in (3, 7, 11, 13, 100)])
+    alpha[1, 5:9] = 0.3
+    mask = np.array([1, 0] * 6, bool)
+    monkeypatch.setattr(fm, "_sweep_chunks", lambda nb, T, M: 1)
+    l1, g1 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
+    monkeypatch.setattr(fm, "_sweep_chunks", lambda nb, T, M: chunks)
+    l2, g2 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
+    ln, gn = naive.loss_and_grad(model, X, alpha, S, unit_mask=mask)
+    assert l2 == pytest.approx(l1, rel=1e-13) and l2 == pytest.approx(ln, rel=1e-12)
+    for name in g1:
+        np.testing.assert_allclose(g2[name], g1[name], rtol=1e-12, atol=1e-14 * np.abs(g1[name]).max())
+        np.testing.assert_allclose(g2[name], gn[name], rtol=1e-10, atol=1e-12 * np.abs(gn[name]).max())
