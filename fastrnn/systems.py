@@ -337,9 +337,20 @@ def _logistic_jac(state, r):
 # --------------------------------------------------------------------------
 # Integration kernels
 # --------------------------------------------------------------------------
+_LORENZ, _ROSSLER = 0, 1
+
+
+@njit(cache=True, inline="always")
+def _flow3_f(system, x, y, z, p0, p1, p2):
+    """Vector field of the autonomous 3-D flow ``system`` (_LORENZ or _ROSSLER) with its three parameters."""
+    if system == _LORENZ:
+        return _lorenz_f(x, y, z, p0, p1, p2)
+    return _rossler_f(x, y, z, p0, p1, p2)
+
+
 @njit(cache=True)
-def _lorenz_orbit(x0, n_out, n_skip, dt, substeps, sigma, rho, beta):
-    """RK4 orbit of the Lorenz flow: ``n_skip`` discarded then ``n_out`` stored samples."""
+def _flow3_orbit(system, x0, n_out, n_skip, dt, substeps, p0, p1, p2):
+    """RK4 orbit of an autonomous 3-D flow (Lorenz or Rössler): ``n_skip`` discarded then ``n_out`` stored samples."""
     out = np.empty((n_out, 3))
     h = dt / substeps
     hh = 0.5 * h
@@ -352,35 +363,10 @@ def _lorenz_orbit(x0, n_out, n_skip, dt, substeps, sigma, rho, beta):
         if k == n_skip + n_out - 1:
             break
         for _ in range(substeps):
-            a1, b1, c1 = _lorenz_f(x, y, z, sigma, rho, beta)
-            a2, b2, c2 = _lorenz_f(x + hh * a1, y + hh * b1, z + hh * c1, sigma, rho, beta)
-            a3, b3, c3 = _lorenz_f(x + hh * a2, y + hh * b2, z + hh * c2, sigma, rho, beta)
-            a4, b4, c4 = _lorenz_f(x + h * a3, y + h * b3, z + h * c3, sigma, rho, beta)
-            x += h / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
-            y += h / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4)
-            z += h / 6.0 * (c1 + 2.0 * c2 + 2.0 * c3 + c4)
-    return out
-
-
-@njit(cache=True)
-def _rossler_orbit(x0, n_out, n_skip, dt, substeps, a, b, c):
-    """RK4 orbit of the Rössler flow: ``n_skip`` discarded then ``n_out`` stored samples."""
-    out = np.empty((n_out, 3))
-    h = dt / substeps
-    hh = 0.5 * h
-    x, y, z = x0[0], x0[1], x0[2]
-    for k in range(n_skip + n_out):
-        if k >= n_skip:
-            out[k - n_skip, 0] = x
-            out[k - n_skip, 1] = y
-            out[k - n_skip, 2] = z
-        if k == n_skip + n_out - 1:
-            break
-        for _ in range(substeps):
-            a1, b1, c1 = _rossler_f(x, y, z, a, b, c)
-            a2, b2, c2 = _rossler_f(x + hh * a1, y + hh * b1, z + hh * c1, a, b, c)
-            a3, b3, c3 = _rossler_f(x + hh * a2, y + hh * b2, z + hh * c2, a, b, c)
-            a4, b4, c4 = _rossler_f(x + h * a3, y + h * b3, z + h * c3, a, b, c)
+            a1, b1, c1 = _flow3_f(system, x, y, z, p0, p1, p2)
+            a2, b2, c2 = _flow3_f(system, x + hh * a1, y + hh * b1, z + hh * c1, p0, p1, p2)
+            a3, b3, c3 = _flow3_f(system, x + hh * a2, y + hh * b2, z + hh * c2, p0, p1, p2)
+            a4, b4, c4 = _flow3_f(system, x + h * a3, y + h * b3, z + h * c3, p0, p1, p2)
             x += h / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
             y += h / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4)
             z += h / 6.0 * (c1 + 2.0 * c2 + 2.0 * c3 + c4)
@@ -673,7 +659,7 @@ def lorenz(n_steps, *, dt=0.01, sigma=10.0, rho=28.0, beta=8.0 / 3.0, x0=None, t
         x0 = rng.uniform([-15.0, -20.0, 5.0], [15.0, 20.0, 40.0])
     else:
         x0 = _check_x0(x0, 3)
-    x = _lorenz_orbit(x0, n_steps, n_skip, dt, substeps, sigma, rho, beta)
+    x = _flow3_orbit(_LORENZ, x0, n_steps, n_skip, dt, substeps, sigma, rho, beta)
     return _finish(x, noise, standardize, rng, "Lorenz")
 
 
@@ -718,7 +704,7 @@ def rossler(n_steps, *, dt=0.05, a=0.2, b=0.2, c=5.7, x0=None, transient=None, s
         x0 = rng.uniform([-5.0, -5.0, 0.0], [5.0, 5.0, 1.0])
     else:
         x0 = _check_x0(x0, 3)
-    x = _rossler_orbit(x0, n_steps, n_skip, dt, substeps, a, b, c)
+    x = _flow3_orbit(_ROSSLER, x0, n_steps, n_skip, dt, substeps, a, b, c)
     return _finish(x, noise, standardize, rng, "Rössler")
 
 
