@@ -32,6 +32,7 @@ Baselines (:data:`BASELINES`): ``"clipping"`` (no forcing, gradient-norm clippin
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -566,7 +567,9 @@ def execute_run(spec, out_dir, data=None, inputs=None):
     }
     model.save(paths["model"])
     _write_json(paths["result"], result)
-    for p in (paths["checkpoint"], paths["progress"]):
+    # the checkpoint, the progress file, and temp files orphaned by a worker killed in the middle of an atomic write
+    orphans = glob.glob(os.path.join(glob.escape(os.path.dirname(paths["result"])), f".{rid}.*.tmp"))
+    for p in (paths["checkpoint"], paths["progress"], *orphans):
         try:
             os.unlink(p)
         except OSError:
