@@ -285,7 +285,8 @@ def power_spectrum_distance(x_true, x_gen, *, smoothing=None, convention="defaul
     4. ``H = sqrt(1/2 sum_k (sqrt p_k - sqrt q_k)^2) = sqrt(1 - sum_k sqrt(p_k q_k))``, in ``[0, 1]``.
 
     ``D_H`` is the mean of ``H`` over columns; ``D_H(x, x) = 0`` exactly.  A constant generated column (e.g. a
-    trajectory that converged to a fixed point) has no spectral shape to compare and gets the maximal ``H = 1``;
+    trajectory that converged to a fixed point) or a non-finite one (a diverged trajectory) has no spectral shape to
+    compare and gets the maximal ``H = 1``;
     a constant true column is an error.
 
     Legacy convention (``convention="legacy"``, Mikhaeil et al. 2022's code): each series is cut into
@@ -322,13 +323,20 @@ def power_spectrum_distance(x_true, x_gen, *, smoothing=None, convention="defaul
         L = min(a.shape[0], b.shape[0], 4096) if nperseg is None else check_int(nperseg, "nperseg", minimum=4)
         if L > min(a.shape[0], b.shape[0]):
             raise ValueError(f"nperseg={L} exceeds the length of the shorter series ({min(a.shape[0], b.shape[0])})")
-        flat = ~(b.std(axis=0) > 0)  # a generated column stuck at a fixed point has no spectral shape
+        with np.errstate(over="ignore", invalid="ignore"):
+            sd = b.std(axis=0)
+            big = np.abs(b).max(axis=0)
+        # a generated column stuck at a fixed point (spread at rounding level), or one that diverged (inf, NaN,
+        # overflowing spread), has no spectral shape to compare
+        flat = ~((sd > 1e-12 * big) & np.isfinite(sd))
         h = np.ones(a.shape[1])
         if not np.all(flat):
-            ok = ~flat
-            pa = _welch_normalised(_zs(a[:, ok]), L, smoothing)
-            pb = _welch_normalised(_zs(b[:, ok]), L, smoothing)
-            h[ok] = np.minimum(np.sqrt(0.5 * np.sum((np.sqrt(pa) - np.sqrt(pb)) ** 2, axis=0)), 1.0)
+            ok = np.flatnonzero(~flat)
+            pa, sa = _welch_normalised(_zs(a[:, ok]), L, smoothing)
+            pb, sb = _welch_normalised(_zs(b[:, ok]), L, smoothing)
+            shaped = (sa > 0) & (sb > 0)  # a column whose every Welch segment is constant has no spectrum either
+            h[ok[shaped]] = np.minimum(
+                np.sqrt(0.5 * np.sum((np.sqrt(pa[:, shaped]) - np.sqrt(pb[:, shaped])) ** 2, axis=0)), 1.0)
     else:
         n_chunks = check_int(n_chunks, "n_chunks", minimum=1)
         max_freq = check_int(max_freq, "max_freq", minimum=1)
@@ -356,12 +364,14 @@ def _zs(arr):
 
 
 def _welch_normalised(u, L, sigma):
+    """Welch spectra of the columns of u normalised to sum 1, and their sums before normalising (0: no spectrum)."""
     from scipy.signal import welch  # imported here: scipy.signal costs ~1 s at import time
 
     _, P = welch(u, nperseg=L, noverlap=L // 2, window="hann", detrend="constant", axis=0)
     if sigma > 0:
         P = gaussian_filter1d(P, sigma, axis=0, mode="mirror")
-    return P / P.sum(axis=0, keepdims=True)
+    total = P.sum(axis=0)
+    return P / np.where(total > 0, total, 1.0), total
 
 
 def _legacy_spectrum(chunks, sigma):

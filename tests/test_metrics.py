@@ -1,6 +1,8 @@
 """Tests of fastrnn.metrics: D_stsp (bins, Gaussian mixture, legacy), D_H (default, legacy), prediction error."""
 import math
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
@@ -332,6 +334,14 @@ def test_bad_input_gives_clear_errors(lorenz):
     stuck[:, 1] = 4.0
     assert D_H(lorenz, stuck, per_dimension=True)[1] == 1.0
     assert D_H(lorenz, np.ones_like(lorenz)) == 1.0
+    # the same for a fixed point reached with rounding-level jitter, and for a diverged column
+    settled = lorenz.copy()
+    settled[:, 0] = 0.1 + np.where(np.arange(len(lorenz)) % 7 == 0, 1.4e-17, 0.0)
+    settled[:, 2] = 1e200 * np.sign(lorenz[:, 2] - lorenz[:, 2].mean())      # spread overflows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = D_H(lorenz, settled, per_dimension=True)
+    assert h[0] == 1.0 and h[2] == 1.0 and h[1] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="at least as long"):
         D_H(lorenz, lorenz[:1000], convention="legacy")
     with pytest.raises(TypeError, match="generate"):
