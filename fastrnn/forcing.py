@@ -135,13 +135,13 @@ def control_matrix(B, ridge=0.0):
     """
     B = np.asarray(B, dtype=np.float64)
     if ridge == 0.0:
-        s = np.linalg.svd(B, compute_uv=False)
+        U, s, Vt = np.linalg.svd(B, full_matrices=False)      # one SVD for the rank test and the inverse
         tol = max(B.shape) * np.finfo(np.float64).eps * s[0] if s.size and s[0] > 0 else 0.0
         rank = int(np.sum(s > tol))
         if rank < min(B.shape):
             raise ValueError(f"B is rank-deficient (rank {rank} < min(N, M) = {min(B.shape)}), so pinv(B) has no "
                              f"gradient; pass ridge > 0 (e.g. ridge=1e-6) to use the ridge inverse instead")
-        return np.linalg.pinv(B)
+        return Vt.T @ (U.T / s[:, None])                       # V diag(1/s) U^T = pinv(B) at full rank
     Q = B.T @ B + ridge * np.eye(B.shape[1])
     return np.linalg.solve(Q, B.T)
 
