@@ -15,6 +15,7 @@ from .kernels import gru as _k_gru
 from .kernels import lstm as _k_lstm
 from .kernels import plrnn as _k_plrnn
 from .kernels import tanhrnn as _k_tanhrnn
+from .kernels._common import gate_blocks as _gate_blocks
 from .kernels._common import serial_blas as _serial_blas
 from .kernels._common import sweep_chunks as _sweep_chunks
 from .kernels._common import workspace as _workspace
@@ -437,24 +438,24 @@ class LSTM(RNNModel):
         nb, T1, N = X.shape
         M, K, T = self.n_latent, self.n_inputs, T1 - 1
         dt = self.dtype
-        Z = np.empty((nb, T1, 2 * M), dt)
-        ZF = np.empty((nb, T, 2 * M), dt)
-        G = np.empty((nb, T, 5 * M), dt)
-        R = np.empty((nb, T, N), dt)
-        losses = self._kernels.forward(W, U, b, B, X, S, alpha, mask, Zt, Z, ZF, G, R)
-        loss = float(losses.sum()) / (nb * T * N)
+        # time-major work arrays (reused between calls): every step is one (nb, M) x (M, 4M) product for the batch
+        H, C, HF, G, TC, R, GH, GZt = _workspace("LSTM", dt, [(T1, nb, M), (T1, nb, M), (T, nb, M), (4, T, nb, M),
+                                                              (T, nb, M), (T, nb, N), (T, nb, M), (nb, T1, M)])
         scale = 2.0 / (nb * T * N)
-        GP = np.empty((nb, T, 4 * M), dt)
-        GZt = np.empty((nb, T1, M), dt)
-        self._kernels.backward(W, B, alpha, mask, Z, G, R, scale, GP, GZt)
-        G2 = GP.reshape(-1, 4 * M)
-        grads = {
-            "W": G2.T @ Z[:, :-1, :M].reshape(-1, M),
-            "b": G2.sum(axis=0),
-            "B": (-scale) * (R.reshape(-1, N).T @ ZF[:, :, :M].reshape(-1, M)),
-        }
+        gb = np.zeros(4 * M)
+        gW = np.empty((4 * M, M), dt)
+        gB = np.empty((N, M), dt)
+        nblk = _gate_blocks(M, 4)
+        Wb = W.reshape(nblk, 4 * M // nblk, M)
+        k, Wtb, Ut = self._kernels, np.ascontiguousarray(Wb.transpose(0, 2, 1)), np.ascontiguousarray(U.T)
+        with _serial_blas():
+            losses = k.forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, H, C, HF, G, TC, R)
+            k.backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gW, gb, gB)
+        loss = float(losses.sum()) / (nb * T * N)
+        grads = {"W": gW, "b": gb.astype(dt), "B": gB}
         if K:
-            grads["U"] = G2.T @ S[:, 1:].reshape(-1, K)
+            S2 = np.ascontiguousarray(S[:, 1:].transpose(1, 0, 2)).reshape(-1, K)
+            grads["U"] = np.concatenate([G[j].reshape(-1, M).T @ S2 for j in range(4)])
         return loss, grads, GZt
 
 
@@ -512,26 +513,25 @@ class GRU(RNNModel):
         nb, T1, N = X.shape
         M, K, T = self.n_latent, self.n_inputs, T1 - 1
         dt = self.dtype
-        Z = np.empty((nb, T1, M), dt)
-        ZF = np.empty((nb, T, M), dt)
-        G = np.empty((nb, T, 4 * M), dt)
-        R = np.empty((nb, T, N), dt)
-        losses = self._kernels.forward(W, U, b, B, X, S, alpha, mask, Zt, Z, ZF, G, R)
-        loss = float(losses.sum()) / (nb * T * N)
+        # time-major work arrays (reused between calls): every step is one (nb, M) x (M, 3M) product for the batch
+        Z, ZF, G, Q, R, GF, GZt = _workspace("GRU", dt, [(T1, nb, M), (T, nb, M), (3, T, nb, M), (T, nb, M),
+                                                         (T, nb, N), (T, nb, M), (nb, T1, M)])
         scale = 2.0 / (nb * T * N)
-        GA = np.empty((nb, T, 4 * M), dt)
-        GZt = np.empty((nb, T1, M), dt)
-        self._kernels.backward(W, B, alpha, mask, Z, G, R, scale, GA, GZt)
-        G2 = GA.reshape(-1, 4 * M)
-        gsum = G2.sum(axis=0)
-        grads = {
-            "W": G2[:, :3 * M].T @ Z[:, :-1].reshape(-1, M),
-            "b": np.concatenate([gsum[:2 * M], gsum[3 * M:]]),
-            "B": (-scale) * (R.reshape(-1, N).T @ ZF.reshape(-1, M)),
-        }
+        gb = np.zeros(3 * M)
+        gW = np.empty((3 * M, M), dt)
+        gB = np.empty((N, M), dt)
+        nblk = _gate_blocks(M, 3)
+        Wb = W.reshape(nblk, 3 * M // nblk, M)
+        k, Wtb, Ut = self._kernels, np.ascontiguousarray(Wb.transpose(0, 2, 1)), np.ascontiguousarray(U.T)
+        with _serial_blas():
+            losses = k.forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, Z, ZF, G, Q, R)
+            k.backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gW, gb, gB)
+        loss = float(losses.sum()) / (nb * T * N)
+        grads = {"W": gW, "b": gb.astype(dt), "B": gB}
         if K:
-            S2 = S[:, 1:].reshape(-1, K)
-            grads["U"] = np.concatenate([G2[:, :2 * M].T @ S2, G2[:, 3 * M:].T @ S2])
+            S2 = np.ascontiguousarray(S[:, 1:].transpose(1, 0, 2)).reshape(-1, K)
+            grads["U"] = np.concatenate([G[0].reshape(-1, M).T @ S2, G[1].reshape(-1, M).T @ S2,
+                                         Q.reshape(-1, M).T @ S2])
         return loss, grads, GZt
 
 

@@ -222,6 +222,35 @@ def test_kernel_matches_loop_reference_per_window_alpha_and_mask(kind):
 
 
 @pytest.mark.parametrize("kind", GATED)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_per_gate_products_match_the_single_product(monkeypatch, kind, dtype):
+    """Large M forms the step products one gate block at a time (``_common.gate_blocks``); forced on a small model,
+    that path gives the loss and gradients of the single-product path (1e-12 in float64) and of the loop reference."""
+    M, N, K, T, nb = 12, 3, 2, 80, 5
+    model = make_model(kind, M, N, K, seed=4, scale=0.9).astype(dtype)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(nb, T + 1, N))
+    S = rng.normal(size=(nb, T + 1, K))
+    alpha = np.where(rng.uniform(size=(nb, T + 1)) < 0.15, rng.uniform(size=(nb, T + 1)), 0.0)
+    mask = rng.uniform(size=M) < 0.6
+    loss1, g1 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
+    import fastrnn.models as models_module
+    assert models_module._gate_blocks(M, 4) == 1
+    monkeypatch.setattr(models_module, "_gate_blocks", lambda M_, n_gates: n_gates)
+    loss2, g2 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert loss2 == pytest.approx(loss1, rel=tol)
+    for name in g1:
+        err = np.linalg.norm(g2[name] - g1[name]) / np.linalg.norm(g1[name])
+        assert err < tol, (name, err)
+    if dtype == np.float64:
+        ref_loss, ref = naive.loss_and_grad(model, X, alpha, S, 0.0, unit_mask=mask)
+        assert loss2 == pytest.approx(ref_loss, rel=1e-10)
+        for name in ref:
+            assert np.linalg.norm(g2[name] - ref[name]) / np.linalg.norm(ref[name]) < 1e-10, name
+
+
+@pytest.mark.parametrize("kind", GATED)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K", [0, 3])
 def test_save_load_round_trip_is_exact(tmp_path, kind, dtype, K):

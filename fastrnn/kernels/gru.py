@@ -6,18 +6,16 @@ Blocks r, u, n of W (3M, M), U (3M, K), b (3M,)::
     q = W_n z,                   n = tanh(U_n s + b_n + r ⊙ q)
     z' = (1 - u) ⊙ n + u ⊙ z
 
-``step`` writes (r, u, n, q) into its scratch vector ``buf`` of length 4M; the forward pass keeps it per step for the
-backward sweep.
+``step`` (one window, used by generation and the Jacobians) writes (r, u, n, q) into its scratch vector ``buf`` of
+length 4M. The training kernels advance all windows in lockstep in time-major arrays and keep (r, u, n) and q of every
+step for the backward sweep, which then evaluates no transcendental function and one (nb, 3M) x (3M, M) product per
+step.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._common import FASTMATH, adjoint_free_state, force, observe, rmatvec
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, gemm_tn, loss_adjoint, observation_grad,
+                      residuals, sigmoid, tanh)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -33,11 +31,11 @@ def step(W, U, b, z, s, out, buf):
         for k in range(K):
             acc += U[j, k] * s[k]
         if j < 2 * M:
-            buf[j] = _sigmoid(acc + wz)
+            buf[j] = sigmoid(acc + wz)
         else:
             m = j - 2 * M
             buf[3 * M + m] = wz
-            buf[j] = np.tanh(acc + buf[m] * wz)    # r_m is buf[m], already computed
+            buf[j] = tanh(acc + buf[m] * wz)    # r_m is buf[m], already computed
     for m in range(M):
         u = buf[M + m]
         out[m] = (1.0 - u) * buf[2 * M + m] + u * z[m]
@@ -81,55 +79,133 @@ def jacobians(W, U, b, z0, S, J, Zout):
         jacobian(W, Zout[k], buf, J[k])
 
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def forward(W, U, b, B, X, S, alpha, mask, Zt, Z, ZF, G, R):
-    """Forced forward pass.
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, Z, ZF, G, Q, R):
+    """Forced forward pass, all windows in lockstep: the (nb, M) x (M, 3M) product of a step covers the whole batch.
 
-    Stores Z (nb, T+1, M) forced states, ZF (nb, T, M) free states, G (nb, T, 4M) activations (r, u, n, q) of each
-    step and R (nb, T, N) residuals. Returns per-window loss sums.
+    Wtb (nblk, M, 3M / nblk) = the column blocks of W^T (nblk = 1 or 3, see :func:`_common.gate_blocks`) and
+    Ut = U^T (K, 3M), C-contiguous. Outputs, time-major: Z (T+1, nb, M) forced states, ZF (T, nb, M) free states,
+    G (3, T, nb, M) activations r, u, n of each step (gate-major, so that every elementwise loop runs over a step's
+    nb M contiguous values), Q (T, nb, M) = W_n z of each step, R (T, nb, N) residuals. Returns the per-window loss
+    sums (float64).
     """
-    nb, T1, _ = X.shape
-    losses = np.zeros(nb)
-    for b_ in prange(nb):
-        Z[b_, 0] = Zt[b_, 0]
-        acc = 0.0
-        for t in range(1, T1):
-            step(W, U, b, Z[b_, t - 1], S[b_, t], ZF[b_, t - 1], G[b_, t - 1])
-            acc += observe(B, ZF[b_, t - 1], X[b_, t], R[b_, t - 1])
-            force(ZF[b_, t - 1], Zt[b_, t], alpha[b_, t], mask, Z[b_, t])
-        losses[b_] = acc
-    return losses
+    T1, nb, M = Z.shape
+    n = nb * M
+    K = Ut.shape[0]
+    tmp = np.empty((nb, 3 * M), dtype=Z.dtype)
+    w = np.empty((nb, M), dtype=Z.dtype)
+    one = np.full(1, 1.0, dtype=Z.dtype)[0]                  # constants in the working precision (float32 stays
+    half = np.full(1, 0.5, dtype=Z.dtype)[0]                 # float32 and picks the vectorisable tanh)
+    # r, u = sigmoid(a) = 1/2 + tanh(a/2)/2 with a = W z + U s + b; n = tanh(b_n + U_n s + r q)
+    bt = np.empty((3, n), dtype=Z.dtype)                     # b/2 (r, u) and b_n, tiled over the windows
+    for k in range(3):
+        c1 = 1.0 if k == 2 else 0.5
+        for r in range(nb):
+            for m in range(M):
+                bt[k, r * M + m] = c1 * b[k * M + m]
+    for r in range(nb):
+        for m in range(M):
+            Z[0, r, m] = Zt[r, 0, m]
+    for t in range(1, T1):
+        gate_products(Z[t - 1], Wtb, G, t - 1, tmp)         # (W_r z, W_u z, W_n z) for all windows at once
+        q = Q[t - 1].reshape(n)
+        gn = G[2, t - 1].reshape(n)
+        q[:] = gn
+        gn[:] = 0.0
+        for k in range(3):
+            gk = G[k, t - 1]
+            for r in range(nb):
+                for j in range(K):
+                    sj = S[r, t, j]
+                    for m in range(M):
+                        gk[r, m] += sj * Ut[j, k * M + m]
+        for k in range(2):
+            gf = G[k, t - 1].reshape(n)
+            bk = bt[k]
+            for p in range(n):
+                gf[p] = half + half * tanh(half * gf[p] + bk[p])
+        gr = G[0, t - 1].reshape(n)
+        gu = G[1, t - 1].reshape(n)
+        bn = bt[2]
+        for p in range(n):
+            gn[p] = tanh(gn[p] + bn[p] + gr[p] * q[p])
+        zp = Z[t - 1].reshape(n)
+        zf = ZF[t - 1].reshape(n)
+        for p in range(n):
+            zf[p] = (one - gu[p]) * gn[p] + gu[p] * zp[p]
+        Z[t].reshape(n)[:] = zf
+        if forcing_weights(alpha, mask, t, w):
+            for r in range(nb):
+                if alpha[r, t] != 0.0:
+                    for m in range(M):
+                        wm = w[r, m]
+                        Z[t, r, m] = (one - wm) * ZF[t - 1, r, m] + wm * Zt[r, t, m]
+    return residuals(B, X, ZF, R)
 
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def backward(W, B, alpha, mask, Z, G, R, scale, GA, GZt):
-    """Reverse sweep of the state adjoint.
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gW, gb, gB):
+    """Reverse sweep over the lockstep layout of :func:`forward`, then the gradients of W, b and B.
 
-    GA[b, t-1] (4M) = (dL/da_r, dL/da_u, dL/dq, dL/da_n) of step t, with a_r, a_u, a_n the pre-activations and
-    q = W_n z: its first 3M entries multiply z in the W gradient, entries (0:2M, 3M:4M) give the U and b gradients.
-    GZt[b, t] = dL/dz~_t.
+    On exit G (3, T, nb, M) holds (dL/da_r, dL/da_u, dL/dq) with a_r, a_u the gate pre-activations and q = W_n z (the
+    entries that multiply z in the W gradient) and Q (T, nb, M) holds dL/da_n, a_n = U_n s + b_n + r ⊙ q.
+    Wb (nblk, 3M / nblk, M) is W split into row blocks (W.reshape); GF (T, nb, M) is work space; GZt (nb, T+1, M) =
+    dL/dz~_t; gb (float64) accumulates. gW = G^T Z[:-1] (per gate block), gB = -scale R^T ZF.
     """
-    nb, T1, M = Z.shape
-    for b_ in prange(nb):
-        gz = np.zeros(M, dtype=GA.dtype)
-        gf = np.empty(M, dtype=GA.dtype)
-        for t in range(T1 - 1, 0, -1):
-            adjoint_free_state(B, R[b_, t - 1], scale, gz, alpha[b_, t], mask, gf, GZt[b_, t])
-            ga = GA[b_, t - 1]
-            act = G[b_, t - 1]
-            zp = Z[b_, t - 1]
+    T, nb, M = GF.shape
+    n = nb * M
+    loss_adjoint(B, R, scale, GF)                            # GF = dL/dz_f through the read-out
+    gz = np.zeros((nb, M), dtype=GF.dtype)                   # dL/dz_t (forced state)
+    gzf = gz.reshape(n)
+    w = np.empty((nb, M), dtype=GF.dtype)
+    one = np.full(1, 1.0, dtype=GF.dtype)[0]
+    gan = np.empty(n, dtype=GF.dtype)
+    direct = np.empty(n, dtype=GF.dtype)
+    tmp = np.empty((nb, 3 * M), dtype=GF.dtype)
+    part = np.empty((nb, M), dtype=GF.dtype)
+    for t in range(T, 0, -1):
+        gf = GF[t - 1].reshape(n)
+        gr = G[0, t - 1].reshape(n)
+        gu = G[1, t - 1].reshape(n)
+        gn = G[2, t - 1].reshape(n)
+        q = Q[t - 1].reshape(n)
+        zp = Z[t - 1].reshape(n)
+        if forcing_weights(alpha, mask, t, w):
+            wf = w.reshape(n)
+            for r in range(nb):
+                for m in range(M):
+                    GZt[r, t, m] = w[r, m] * gz[r, m]
+            for p in range(n):
+                gf[p] += (one - wf[p]) * gzf[p]              # dL/dz_f
+        else:
+            for r in range(nb):
+                for m in range(M):
+                    GZt[r, t, m] = 0.0
+            for p in range(n):
+                gf[p] += gzf[p]
+        for p in range(n):
+            gan[p] = gf[p] * (one - gu[p]) * (one - gn[p] * gn[p])
+        for p in range(n):
+            direct[p] = gf[p] * gu[p]                        # through z_f = ... + u z_{t-1}
+        for p in range(n):
+            gu[p] = gf[p] * (zp[p] - gn[p]) * gu[p] * (one - gu[p])
+        for p in range(n):
+            gn[p] = gan[p] * gr[p]                           # dL/dq
+        for p in range(n):
+            gr[p] = gan[p] * q[p] * gr[p] * (one - gr[p])
+        q[:] = gan                                           # dL/da_n
+        gate_rproducts(G, t - 1, Wb, gz, tmp, part)          # W^T (r, u, q adjoints) for all windows at once
+        for p in range(n):
+            gzf[p] += direct[p]
+    for r in range(nb):
+        for m in range(M):
+            GZt[r, 0, m] = gz[r, m]
+    Zp = Z[:T].reshape(T * nb, M)
+    Q2 = Q.reshape(T * nb, M)
+    for k in range(3):
+        Gk = G[k].reshape(T * nb, M) if k < 2 else Q2
+        for p in range(T * nb):
             for m in range(M):
-                g = gf[m]
-                r = act[m]
-                u = act[M + m]
-                n = act[2 * M + m]
-                q = act[3 * M + m]
-                gan = g * (1.0 - u) * (1.0 - n * n)
-                ga[m] = gan * q * r * (1.0 - r)
-                ga[M + m] = g * (zp[m] - n) * u * (1.0 - u)
-                ga[2 * M + m] = gan * r
-                ga[3 * M + m] = gan
-            rmatvec(W, ga[:3 * M], gz)
-            for m in range(M):
-                gz[m] += gf[m] * act[M + m]
-        GZt[b_, 0] = gz
+                gb[k * M + m] += Gk[p, m]
+        gemm_tn(G[k].reshape(T * nb, M), Zp, gW[k * M:(k + 1) * M])
+    observation_grad(R, ZF, scale, gB)

@@ -9,19 +9,16 @@ i, f, g, o (each of length M)::
 Observations read out through h only (x = B h). Forcing acts on h like on z in the other models and shrinks c:
 h_t = (1 - α_t m) h_f + α_t m z~_t, c_t = (1 - α_t m) c_f; every window starts at h_0 = z~_0, c_0 = 0.
 
-``step`` writes the activations it computes into its scratch vector ``buf`` of length 5M: (i, f, g, o, tanh(c')).
-The forward pass keeps these per step, so the backward sweep evaluates no exponential and no matrix product other
-than W^T times the gate adjoint.
+``step`` (one window, used by generation and the Jacobians) writes the activations it computes into its scratch
+vector ``buf`` of length 5M: (i, f, g, o, tanh(c')). The training kernels advance all windows in lockstep in
+time-major arrays and keep the gate activations and tanh(c_f) of every step, so the backward sweep evaluates no
+transcendental function and one (nb, 4M) x (4M, M) product per step.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._common import FASTMATH, adjoint_free_state, force, observe, rmatvec
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, gemm_tn, loss_adjoint, observation_grad,
+                      residuals, sigmoid, tanh)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -36,12 +33,12 @@ def step(W, U, b, z, s, out, buf):
         for k in range(K):
             acc += U[j, k] * s[k]
         if j < 2 * M or j >= 3 * M:
-            buf[j] = _sigmoid(acc)
+            buf[j] = sigmoid(acc)
         else:
-            buf[j] = np.tanh(acc)
+            buf[j] = tanh(acc)
     for m in range(M):
         c = buf[M + m] * z[M + m] + buf[m] * buf[2 * M + m]
-        tc = np.tanh(c)
+        tc = tanh(c)
         buf[4 * M + m] = tc
         out[M + m] = c
         out[m] = buf[3 * M + m] * tc
@@ -93,63 +90,142 @@ def jacobians(W, U, b, z0, S, J, Zout):
         jacobian(W, Zout[k], buf, J[k])
 
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def forward(W, U, b, B, X, S, alpha, mask, Zt, Z, ZF, G, R):
-    """Forced forward pass.
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, H, C, HF, G, TC, R):
+    """Forced forward pass, all windows in lockstep: the (nb, M) x (M, 4M) product of a step covers the whole batch.
 
-    Stores Z (nb, T+1, 2M) forced states (h, c), ZF (nb, T, 2M) free states, G (nb, T, 5M) activations
-    (i, f, g, o, tanh(c_f)) of each step and R (nb, T, N) residuals x_t - B h_f,t. Returns per-window loss sums.
+    Wtb (nblk, M, 4M / nblk) = the column blocks of W^T (nblk = 1 or 4, see :func:`_common.gate_blocks`) and
+    Ut = U^T (K, 4M), C-contiguous. Outputs, time-major: H, C (T+1, nb, M) forced states, HF (T, nb, M) free h,
+    G (4, T, nb, M) gate activations i, f, g, o (gate-major, so that every elementwise loop runs over a step's nb M
+    contiguous values), TC (T, nb, M) tanh of the free cell state, R (T, nb, N) residuals x_t - B h_f,t.
+    Returns the per-window loss sums (float64).
     """
-    nb, T1, _ = X.shape
-    M = W.shape[1]
-    losses = np.zeros(nb)
-    for b_ in prange(nb):
-        Z[b_, 0, :M] = Zt[b_, 0]
-        Z[b_, 0, M:] = 0.0
-        acc = 0.0
-        for t in range(1, T1):
-            zf = ZF[b_, t - 1]
-            z = Z[b_, t]
-            step(W, U, b, Z[b_, t - 1], S[b_, t], zf, G[b_, t - 1])
-            acc += observe(B, zf[:M], X[b_, t], R[b_, t - 1])
-            a = alpha[b_, t]
-            force(zf[:M], Zt[b_, t], a, mask, z[:M])
+    T1, nb, M = H.shape
+    n = nb * M
+    K = Ut.shape[0]
+    tmp = np.empty((nb, 4 * M), dtype=H.dtype)
+    w = np.empty((nb, M), dtype=H.dtype)
+    one = np.full(1, 1.0, dtype=H.dtype)[0]                  # constants in the working precision (float32 stays
+    half = np.full(1, 0.5, dtype=H.dtype)[0]                 # float32 and picks the vectorisable tanh)
+    # gate k = c0 + c1 tanh(c1 (a + b_k)): sigmoid(a) = 1/2 + tanh(a/2)/2 for i, f, o (c0 = c1 = 1/2), tanh for g
+    c1b = np.empty((4, n), dtype=H.dtype)                   # c1 b_k tiled over the windows
+    for k in range(4):
+        c1 = 1.0 if k == 2 else 0.5
+        for r in range(nb):
             for m in range(M):
-                z[M + m] = (1.0 - a * mask[m]) * zf[M + m]
-        losses[b_] = acc
-    return losses
+                c1b[k, r * M + m] = c1 * b[k * M + m]
+    for r in range(nb):
+        for m in range(M):
+            H[0, r, m] = Zt[r, 0, m]
+            C[0, r, m] = 0.0
+    for t in range(1, T1):
+        gate_products(H[t - 1], Wtb, G, t - 1, tmp)         # W h for all windows at once
+        for k in range(4):
+            gk = G[k, t - 1]
+            for r in range(nb):
+                for j in range(K):
+                    sj = S[r, t, j]
+                    for m in range(M):
+                        gk[r, m] += sj * Ut[j, k * M + m]
+            gf = gk.reshape(n)
+            bk = c1b[k]
+            if k == 2:
+                for q in range(n):
+                    gf[q] = tanh(gf[q] + bk[q])
+            else:
+                for q in range(n):
+                    gf[q] = half + half * tanh(half * gf[q] + bk[q])
+        gi = G[0, t - 1].reshape(n)
+        gff = G[1, t - 1].reshape(n)
+        gg = G[2, t - 1].reshape(n)
+        go = G[3, t - 1].reshape(n)
+        cp = C[t - 1].reshape(n)
+        cn = C[t].reshape(n)
+        tc = TC[t - 1].reshape(n)
+        hf = HF[t - 1].reshape(n)
+        hn = H[t].reshape(n)
+        for q in range(n):
+            cn[q] = gff[q] * cp[q] + gi[q] * gg[q]          # free cell state c_f
+        for q in range(n):
+            tc[q] = tanh(cn[q])
+        for q in range(n):
+            hf[q] = go[q] * tc[q]
+        hn[:] = hf
+        if forcing_weights(alpha, mask, t, w):               # h pulled towards z~, c shrunk
+            for r in range(nb):
+                if alpha[r, t] != 0.0:
+                    for m in range(M):
+                        wm = w[r, m]
+                        C[t, r, m] *= one - wm
+                        H[t, r, m] = (one - wm) * HF[t - 1, r, m] + wm * Zt[r, t, m]
+    return residuals(B, X, HF, R)
 
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def backward(W, B, alpha, mask, Z, G, R, scale, GP, GZt):
-    """Reverse sweep of the state adjoint (dL/dh, dL/dc).
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gW, gb, gB):
+    """Reverse sweep over the lockstep layout of :func:`forward`, then the gradients of W, b and B.
 
-    GP[b, t-1] (4M) = dL/d(gate pre-activations a_i, a_f, a_g, a_o of step t); GZt[b, t] = dL/dz~_t.
+    G (4, T, nb, M) holds the gate activations on entry and dL/d(gate pre-activations a_i, a_f, a_g, a_o) on exit;
+    Wb (nblk, 4M / nblk, M) is W split into row blocks (W.reshape); GH (T, nb, M) is work space; GZt (nb, T+1, M) =
+    dL/dz~_t; gb (float64) accumulates. gW = G^T H[:-1] (per gate block), gB = -scale R^T HF.
     """
-    nb, T1, M2 = Z.shape
-    M = M2 // 2
-    for b_ in prange(nb):
-        gz = np.zeros(M2, dtype=GP.dtype)
-        gf = np.empty(M2, dtype=GP.dtype)
-        for t in range(T1 - 1, 0, -1):
-            a = alpha[b_, t]
-            adjoint_free_state(B, R[b_, t - 1], scale, gz[:M], a, mask, gf[:M], GZt[b_, t])
-            gp = GP[b_, t - 1]
-            act = G[b_, t - 1]
-            zp = Z[b_, t - 1]
+    T, nb, M = GH.shape
+    n = nb * M
+    loss_adjoint(B, R, scale, GH)                            # GH = dL/dh_f through the read-out
+    gzh = np.zeros((nb, M), dtype=GH.dtype)                  # dL/dh_t (forced state)
+    gzc = np.zeros(n, dtype=GH.dtype)                        # dL/dc_t, then dL/dc_f, dL/dc_{t-1}
+    w = np.empty((nb, M), dtype=GH.dtype)
+    one = np.full(1, 1.0, dtype=GH.dtype)[0]
+    gcg = np.empty(n, dtype=GH.dtype)
+    tmp = np.empty((nb, 4 * M), dtype=GH.dtype)
+    part = np.empty((nb, M), dtype=GH.dtype)
+    gzf = gzh.reshape(n)
+    for t in range(T, 0, -1):
+        gh = GH[t - 1].reshape(n)
+        gi = G[0, t - 1].reshape(n)
+        gf = G[1, t - 1].reshape(n)
+        gg = G[2, t - 1].reshape(n)
+        go = G[3, t - 1].reshape(n)
+        tc = TC[t - 1].reshape(n)
+        cp = C[t - 1].reshape(n)
+        if forcing_weights(alpha, mask, t, w):
+            wf = w.reshape(n)
+            for r in range(nb):
+                for m in range(M):
+                    GZt[r, t, m] = w[r, m] * gzh[r, m]
+            for q in range(n):
+                gh[q] += (one - wf[q]) * gzf[q]              # dL/dh_f
+            for q in range(n):
+                gzc[q] *= one - wf[q]                        # dL/dc_f from c_t
+        else:
+            for r in range(nb):
+                for m in range(M):
+                    GZt[r, t, m] = 0.0
+            for q in range(n):
+                gh[q] += gzf[q]
+        for q in range(n):
+            gzc[q] += gh[q] * go[q] * (one - tc[q] * tc[q])  # + through h_f = o tanh(c_f)
+        for q in range(n):
+            go[q] = gh[q] * tc[q] * go[q] * (one - go[q])
+        for q in range(n):
+            gcg[q] = gzc[q] * gg[q]
+        for q in range(n):
+            gg[q] = gzc[q] * gi[q] * (one - gg[q] * gg[q])
+        for q in range(n):
+            gi[q] = gcg[q] * gi[q] * (one - gi[q])
+        for q in range(n):
+            f = gf[q]
+            gf[q] = gzc[q] * cp[q] * f * (one - f)
+            gzc[q] *= f                                      # dL/dc_{t-1}
+        gate_rproducts(G, t - 1, Wb, gzh, tmp, part)         # W^T (gate adjoints) for all windows at once
+    for r in range(nb):
+        for m in range(M):
+            GZt[r, 0, m] = gzh[r, m]
+    Hp = H[:T].reshape(T * nb, M)
+    for k in range(4):
+        Gk = G[k].reshape(T * nb, M)
+        for p in range(T * nb):
             for m in range(M):
-                gh = gf[m]
-                i = act[m]
-                f = act[M + m]
-                g = act[2 * M + m]
-                o = act[3 * M + m]
-                tc = act[4 * M + m]
-                gc = (1.0 - a * mask[m]) * gz[M + m] + gh * o * (1.0 - tc * tc)
-                gp[m] = gc * g * i * (1.0 - i)
-                gp[M + m] = gc * zp[M + m] * f * (1.0 - f)
-                gp[2 * M + m] = gc * i * (1.0 - g * g)
-                gp[3 * M + m] = gh * tc * o * (1.0 - o)
-                gz[M + m] = gc * f
-            rmatvec(W, gp, gf[:M])
-            gz[:M] = gf[:M]
-        GZt[b_, 0] = gz[:M]
+                gb[k * M + m] += Gk[p, m]
+        gemm_tn(Gk, Hp, gW[k * M:(k + 1) * M])
+    observation_grad(R, HF, scale, gB)
