@@ -15,6 +15,7 @@ from .kernels import gru as _k_gru
 from .kernels import lstm as _k_lstm
 from .kernels import plrnn as _k_plrnn
 from .kernels import tanhrnn as _k_tanhrnn
+from .kernels._common import block_weight_grads as _block_weight_grads
 from .kernels._common import gate_blocks as _gate_blocks
 from .kernels._common import serial_blas as _serial_blas
 from .kernels._common import sweep_chunks as _sweep_chunks
@@ -450,7 +451,8 @@ class LSTM(RNNModel):
         k, Wtb, Ut = self._kernels, np.ascontiguousarray(Wb.transpose(0, 2, 1)), np.ascontiguousarray(U.T)
         with _serial_blas():
             losses = k.forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, H, C, HF, G, TC, R)
-            k.backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gW, gb, gB)
+            k.backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB)
+        _block_weight_grads(G.reshape(4, T * nb, M), H[:T].reshape(T * nb, M), gW)
         loss = float(losses.sum()) / (nb * T * N)
         grads = {"W": gW, "b": gb.astype(dt), "B": gB}
         if K:
@@ -525,7 +527,8 @@ class GRU(RNNModel):
         k, Wtb, Ut = self._kernels, np.ascontiguousarray(Wb.transpose(0, 2, 1)), np.ascontiguousarray(U.T)
         with _serial_blas():
             losses = k.forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, Z, ZF, G, Q, R)
-            k.backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gW, gb, gB)
+            k.backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gb, gB)
+        _block_weight_grads(G.reshape(3, T * nb, M), Z[:T].reshape(T * nb, M), gW)
         loss = float(losses.sum()) / (nb * T * N)
         grads = {"W": gW, "b": gb.astype(dt), "B": gB}
         if K:

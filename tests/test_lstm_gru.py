@@ -224,8 +224,9 @@ def test_kernel_matches_loop_reference_per_window_alpha_and_mask(kind):
 @pytest.mark.parametrize("kind", GATED)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_per_gate_products_match_the_single_product(monkeypatch, kind, dtype):
-    """Large M forms the step products one gate block at a time (``_common.gate_blocks``); forced on a small model,
-    that path gives the loss and gradients of the single-product path (1e-12 in float64) and of the loop reference."""
+    """Large M forms the step products one gate block at a time (``_common.gate_blocks``) and the W gradient on BLAS's
+    threads; forced on a small model, that path gives the loss and gradients of the single-product path (1e-12 in
+    float64) and of the loop reference."""
     M, N, K, T, nb = 12, 3, 2, 80, 5
     model = make_model(kind, M, N, K, seed=4, scale=0.9).astype(dtype)
     rng = np.random.default_rng(5)
@@ -237,6 +238,10 @@ def test_per_gate_products_match_the_single_product(monkeypatch, kind, dtype):
     import fastrnn.models as models_module
     assert models_module._gate_blocks(M, 4) == 1
     monkeypatch.setattr(models_module, "_gate_blocks", lambda M_, n_gates: n_gates)
+    # and the W gradient on BLAS's threads, as for large products on idle cores
+    from fastrnn.kernels import _common
+    monkeypatch.setattr(_common, "THREADED_GEMM_MIN", 0)
+    monkeypatch.setattr(_common, "idle_cores", lambda: 2)
     loss2, g2 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
     tol = 1e-12 if dtype == np.float64 else 1e-5
     assert loss2 == pytest.approx(loss1, rel=tol)

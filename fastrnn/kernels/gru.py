@@ -14,8 +14,8 @@ step.
 import numpy as np
 from numba import njit
 
-from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, gemm_tn, loss_adjoint, observation_grad,
-                      residuals, sigmoid, tanh)
+from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, loss_adjoint, observation_grad, residuals,
+                      sigmoid, tanh)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -144,13 +144,14 @@ def forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, Z, ZF, G, Q, R):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gW, gb, gB):
+def backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gb, gB):
     """Reverse sweep over the lockstep layout of :func:`forward`, then the gradients of W, b and B.
 
     On exit G (3, T, nb, M) holds (dL/da_r, dL/da_u, dL/dq) with a_r, a_u the gate pre-activations and q = W_n z (the
     entries that multiply z in the W gradient) and Q (T, nb, M) holds dL/da_n, a_n = U_n s + b_n + r ⊙ q.
     Wb (nblk, 3M / nblk, M) is W split into row blocks (W.reshape); GF (T, nb, M) is work space; GZt (nb, T+1, M) =
-    dL/dz~_t; gb (float64) accumulates. gW = G^T Z[:-1] (per gate block), gB = -scale R^T ZF.
+    dL/dz~_t; gb (float64) accumulates; gB = -scale R^T ZF. The W gradient, G^T Z[:-1] per gate block, is left to
+    :func:`_common.block_weight_grads`.
     """
     T, nb, M = GF.shape
     n = nb * M
@@ -200,12 +201,10 @@ def backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gW, gb, gB):
     for r in range(nb):
         for m in range(M):
             GZt[r, 0, m] = gz[r, m]
-    Zp = Z[:T].reshape(T * nb, M)
     Q2 = Q.reshape(T * nb, M)
     for k in range(3):
         Gk = G[k].reshape(T * nb, M) if k < 2 else Q2
         for p in range(T * nb):
             for m in range(M):
                 gb[k * M + m] += Gk[p, m]
-        gemm_tn(G[k].reshape(T * nb, M), Zp, gW[k * M:(k + 1) * M])
     observation_grad(R, ZF, scale, gB)

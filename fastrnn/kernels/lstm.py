@@ -17,8 +17,8 @@ transcendental function and one (nb, 4M) x (4M, M) product per step.
 import numpy as np
 from numba import njit
 
-from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, gemm_tn, loss_adjoint, observation_grad,
-                      residuals, sigmoid, tanh)
+from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, loss_adjoint, observation_grad, residuals,
+                      sigmoid, tanh)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -162,12 +162,13 @@ def forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, H, C, HF, G, TC, R):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gW, gb, gB):
+def backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB):
     """Reverse sweep over the lockstep layout of :func:`forward`, then the gradients of W, b and B.
 
     G (4, T, nb, M) holds the gate activations on entry and dL/d(gate pre-activations a_i, a_f, a_g, a_o) on exit;
     Wb (nblk, 4M / nblk, M) is W split into row blocks (W.reshape); GH (T, nb, M) is work space; GZt (nb, T+1, M) =
-    dL/dz~_t; gb (float64) accumulates. gW = G^T H[:-1] (per gate block), gB = -scale R^T HF.
+    dL/dz~_t; gb (float64) accumulates; gB = -scale R^T HF. The W gradient, G^T H[:-1] per gate block, is left to
+    :func:`_common.block_weight_grads`.
     """
     T, nb, M = GH.shape
     n = nb * M
@@ -221,11 +222,9 @@ def backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gW, gb, gB)
     for r in range(nb):
         for m in range(M):
             GZt[r, 0, m] = gzh[r, m]
-    Hp = H[:T].reshape(T * nb, M)
     for k in range(4):
         Gk = G[k].reshape(T * nb, M)
         for p in range(T * nb):
             for m in range(M):
                 gb[k * M + m] += Gk[p, m]
-        gemm_tn(Gk, Hp, gW[k * M:(k + 1) * M])
     observation_grad(R, HF, scale, gB)
