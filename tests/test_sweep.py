@@ -61,6 +61,19 @@ def test_model_names_specs_and_run_ids():
         sweep.make_spec(model="gru", forcing_option=5, n_hidden=4)
     with pytest.raises(ValueError, match="unknown baseline"):
         sweep.make_spec(model="gru", baseline="dropout")
+    assert a["dtype"] == "float64"                                                # the default precision
+    c = sweep.make_spec(model="lstm", forcing_option=25, seed=1, **{**TINY, "dtype": np.float32})
+    assert c["dtype"] == "float32" and sweep.run_id(c) != sweep.run_id(a)
+    with pytest.raises(ValueError, match="dtype.*float16.*float32 or np.float64"):
+        sweep.make_spec(model="gru", forcing_option=5, dtype="float16")
+
+
+def test_execute_run_trains_in_the_requested_precision(tmp_path):
+    spec = sweep.make_spec(model="GRU", forcing_option=10, **{**TINY, "dtype": "float32"})
+    res = sweep.execute_run(spec, tmp_path)
+    model = fr.load(tmp_path / "runs" / (res["run_id"] + ".npz"))
+    assert model.dtype == np.float32 and all(v.dtype == np.float32 for v in model.params.values())
+    assert all(math.isfinite(v) for v in res["train"]["loss"]) and res["metrics"]["D_stsp"] > 0
 
 
 def test_execute_run_writes_atomically_and_is_not_repeated(tmp_path):
