@@ -93,6 +93,8 @@ DEFAULT_SETTINGS = {
     "n_gen": None,           # free-running steps compared with the test data (default: n_test)
     "lyapunov_steps": 10000,  # steps averaged for the model's spectrum (0: skip)
     "threads": 1,            # Numba threads per run
+    "select": False,         # keep the parameters whose free run best matches the training data (D_stsp), checked
+                             # at every checkpoint (10 times per run), instead of the last ones
     "dtype": "float64",      # model precision; "float32" trains the tanh RNN, LSTM and GRU 2-4x faster (their float32
                              # kernels evaluate tanh and the sigmoid without a libm call)
 }
@@ -453,6 +455,45 @@ def _keep_heap_memory():
         pass
 
 
+def _selection_score(model, x_ref, s_ref, transient):
+    """D_stsp between ``x_ref[transient:]`` and the model's free run from ``x_ref[0]`` (inf if that run diverges)."""
+    try:
+        with np.errstate(all="ignore"):
+            X, _ = model.generate(x_ref.shape[0], x0=x_ref[0], inputs=s_ref)
+    except (ValueError, FloatingPointError):
+        return math.inf
+    X = np.asarray(X, dtype=np.float64)
+    if not np.all(np.isfinite(X)) or np.abs(X).max() > 1e3 * max(1.0, np.abs(x_ref).max()):
+        return math.inf
+    return float(metrics.state_space_divergence(x_ref[transient:], X[transient:]))
+
+
+class _Selection:
+    """Model selection during training (``spec["select"]``): at each checkpoint the model runs freely from the first
+    sample of the last part of the *training* series (as long as the test set, at most half the training series) and
+    its D_stsp against that part is computed; the parameters with the lowest value so far are kept. The best ones
+    are stored atomically next to the checkpoint, so that a resumed run selects exactly as an uninterrupted one."""
+
+    def __init__(self, path, x_train, s_train, n_ref, transient):
+        n_ref = max(4 * transient, min(n_ref, x_train.shape[0] // 2))
+        self.x_ref = x_train[-n_ref:]
+        self.s_ref = None if s_train is None else s_train[-n_ref:]
+        self.transient = min(transient, n_ref // 4)
+        self.path = path
+        self.best, self.epoch, self.params = math.inf, None, None
+        if os.path.exists(path):
+            with np.load(path, allow_pickle=False) as f:
+                self.best, self.epoch = float(f["__score"]), int(f["__epoch"])
+                self.params = {k: f[k] for k in f.files if not k.startswith("__")}
+
+    def __call__(self, epoch, model):
+        score = _selection_score(model, self.x_ref, self.s_ref, self.transient)
+        if score < self.best:
+            self.best, self.epoch = score, epoch + 1
+            self.params = {k: v.copy() for k, v in model.params.items()}
+            atomic_write(self.path, lambda fh: np.savez(fh, __score=self.best, __epoch=self.epoch, **self.params))
+
+
 def _run_paths(out_dir, rid):
     runs = os.path.join(os.fspath(out_dir), "runs")
     return {
@@ -461,6 +502,7 @@ def _run_paths(out_dir, rid):
         "model": os.path.join(runs, rid + ".npz"),
         "checkpoint": os.path.join(runs, rid + ".ckpt.npz"),
         "progress": os.path.join(runs, rid + ".progress"),
+        "selection": os.path.join(runs, rid + ".best.npz"),
     }
 
 
@@ -536,8 +578,13 @@ def execute_run(spec, out_dir, data=None, inputs=None):
     opt = Adam(model.params, lr=spec["lr"])
     n_epochs = spec["n_epochs"]
     lr0, lr_end = spec["lr"], spec.get("lr_end")
+    every = max(1, n_epochs // 10)
+    select = (_Selection(paths["selection"], x_train, s_train, spec["n_test"], spec["eval_transient"])
+              if spec.get("select") else None)
 
-    def on_epoch(epoch, history, _model):
+    def on_epoch(epoch, history, live_model):
+        if select is not None and ((epoch + 1) % every == 0 or epoch + 1 == n_epochs):
+            select(epoch, live_model)
         if lr_end is not None:
             opt.lr = lr0 * (lr_end / lr0) ** ((epoch + 1) / max(n_epochs - 1, 1))
         try:
@@ -557,12 +604,15 @@ def execute_run(spec, out_dir, data=None, inputs=None):
         hist = fit(model, x_train, inputs=s_train, seq_len=spec["seq_len"], batch_size=spec["batch_size"],
                    batches_per_epoch=spec["batches_per_epoch"], n_epochs=n_epochs, lr=lr0, rng=spec["seed"],
                    progress=False, optimizer=opt, callback=on_epoch, checkpoint=paths["checkpoint"],
-                   checkpoint_every=max(1, n_epochs // 10), **kwargs)
+                   checkpoint_every=every, **kwargs)
     except TrainingDivergedError as exc:
         train["error"] = str(exc)
         hist = None
     if hist is not None:
         train.update(loss=hist.loss, grad_norm=hist.grad_norm, seconds=float(np.sum(hist.seconds)))
+    if select is not None and select.params is not None:
+        model.set_params(**select.params)
+        train.update(selected_epoch=select.epoch, selection_D_stsp=select.best)
     result = {
         "run_id": rid,
         "spec": spec,
@@ -576,7 +626,7 @@ def execute_run(spec, out_dir, data=None, inputs=None):
     _write_json(paths["result"], result)
     # the checkpoint, the progress file, and temp files orphaned by a worker killed in the middle of an atomic write
     orphans = glob.glob(os.path.join(glob.escape(os.path.dirname(paths["result"])), f".{rid}.*.tmp"))
-    for p in (paths["checkpoint"], paths["progress"], *orphans):
+    for p in (paths["checkpoint"], paths["progress"], paths["selection"], *orphans):
         try:
             os.unlink(p)
         except OSError:

@@ -102,6 +102,46 @@ def test_execute_run_writes_atomically_and_is_not_repeated(tmp_path):
     assert again == on_disk and os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns == mtime
 
 
+def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tmp_path, monkeypatch):
+    spec = sweep.make_spec(model="PLRNN", forcing_option=10, **{**TINY, "n_epochs": 10, "select": True})
+    res = sweep.execute_run(spec, tmp_path / "a")
+    k, best = res["train"]["selected_epoch"], res["train"]["selection_D_stsp"]
+    assert 1 <= k <= 10 and math.isfinite(best)
+    assert sorted(os.listdir(tmp_path / "a" / "runs")) == sorted(res["run_id"] + e for e in (".json", ".npz"))
+    chosen = fr.load(tmp_path / "a" / "runs" / (res["run_id"] + ".npz"))
+    # the kept parameters are those after epoch k: an unselected run of k epochs ends there (no schedule depends on
+    # the run's length here) and scores exactly the recorded value
+    plain = sweep.make_spec(model="PLRNN", forcing_option=10, **{**TINY, "n_epochs": k})
+    res_k = sweep.execute_run(plain, tmp_path / "b")
+    at_k = fr.load(tmp_path / "b" / "runs" / (res_k["run_id"] + ".npz"))
+    for name in chosen.params:
+        np.testing.assert_array_equal(chosen.params[name], at_k.params[name])
+    x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
+    sel = sweep._Selection(str(tmp_path / "unused.npz"), x[:-TINY["n_test"]], None, TINY["n_test"], 1000)
+    assert sweep._selection_score(at_k, sel.x_ref, None, sel.transient) == best
+    # interrupted at the 6th check, then executed again: the same selection and parameters as without interruption
+    calls = {"n": 0}
+    score = sweep._selection_score
+
+    def interrupting(*args):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return score(*args)
+
+    monkeypatch.setattr(sweep, "_selection_score", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.execute_run(spec, tmp_path / "c")
+    monkeypatch.setattr(sweep, "_selection_score", score)
+    rid = res["run_id"]
+    assert os.path.exists(tmp_path / "c" / "runs" / (rid + ".best.npz"))
+    again = sweep.execute_run(spec, tmp_path / "c")
+    assert (again["train"]["selected_epoch"], again["train"]["selection_D_stsp"]) == (k, best)
+    resumed = fr.load(tmp_path / "c" / "runs" / (rid + ".npz"))
+    for name in chosen.params:
+        np.testing.assert_array_equal(resumed.params[name], chosen.params[name])
+
+
 def test_summarize_means_and_standard_deviations():
     def res(model, tau, seed, d, h, lam, baseline=None):
         spec = sweep.make_spec(model=model, forcing_option=tau, baseline=baseline, seed=seed)
@@ -166,6 +206,8 @@ def loopback_cluster(tmp_path):
 
 def test_sweep_survives_a_killed_worker_and_rerun_skips_finished_runs(tmp_path, loopback_cluster, capsys):
     address, workers, pids = loopback_cluster
+    # runs long enough (about 0.2 s each) that the killer below strikes while runs are still queued
+    settings = {**TINY, "n_epochs": 6}
     out = tmp_path / "sweep"
     victim = workers[1]
     victim_pid = victim.pid
@@ -195,7 +237,7 @@ def test_sweep_survives_a_killed_worker_and_rerun_skips_finished_runs(tmp_path, 
     thread = threading.Thread(target=killer)
     thread.start()
     res = sweep.run_sweep(out, data="lorenz", models=("PLRNN", "LSTM"), taus=TAUS, seeds=(0, 1),
-                          scheduler=address, progress=False, **TINY)
+                          scheduler=address, progress=False, **settings)
     thread.join()
     assert killed and victim.returncode == -signal.SIGKILL         # killed midway (after 4 of 24 runs) ...
     assert killed["after"] < 24
@@ -221,7 +263,7 @@ def test_sweep_survives_a_killed_worker_and_rerun_skips_finished_runs(tmp_path, 
     # rerun: everything is skipped and nothing is rewritten
     mtimes = {f: os.stat(out / "runs" / f).st_mtime_ns for f in runs}
     again = sweep.run_sweep(out, data="lorenz", models=("PLRNN", "LSTM"), taus=TAUS, seeds=(0, 1),
-                            scheduler=address, progress=False, **TINY)
+                            scheduler=address, progress=False, **settings)
     assert (again.executed, again.skipped, len(again.results)) == (0, 24, 24)
     assert {f: os.stat(out / "runs" / f).st_mtime_ns for f in runs} == mtimes
     # an interrupted sweep: two results missing -> only those two run again (on the surviving worker), via the CLI
@@ -229,7 +271,7 @@ def test_sweep_survives_a_killed_worker_and_rerun_skips_finished_runs(tmp_path, 
         os.unlink(out / "runs" / (r["run_id"] + ".json"))
     argv = ["sweep", "--models", "PLRNN,LSTM", "--taus", ",".join(map(str, TAUS)), "--seeds", "0,1",
             "--scheduler", address, "--out", str(out), "--quiet", "--n-latent", "6", "--seq-len", "200",
-            "--batch-size", "4", "--batches-per-epoch", "3", "--epochs", "2", "--n-steps", "8000", "--n-test",
+            "--batch-size", "4", "--batches-per-epoch", "3", "--epochs", "6", "--n-steps", "8000", "--n-test",
             "1500", "--lyapunov-steps", "500"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
