@@ -469,15 +469,18 @@ def _selection_score(model, x_ref, s_ref, transient):
 
 
 class _Selection:
-    """Model selection during training (``spec["select"]``): at each checkpoint the model runs freely from the first
-    sample of the last part of the *training* series (as long as the test set, at most half the training series) and
-    its D_stsp against that part is computed; the parameters with the lowest value so far are kept. The best ones
-    are stored atomically next to the checkpoint, so that a resumed run selects exactly as an uninterrupted one."""
+    """Model selection during training (``spec["select"]``): at each checkpoint the model runs freely from the start
+    of three stretches of the *training* series (its beginning, middle and end; each as long as the test set, at
+    most half the series) and is scored by the worst of the three D_stsp against those stretches, so that a model
+    whose attractor depends on where it starts scores badly; the parameters with the lowest score so far are kept.
+    The best ones are stored atomically next to the checkpoint, so that a resumed run selects exactly as an
+    uninterrupted one."""
 
     def __init__(self, path, x_train, s_train, n_ref, transient):
-        n_ref = max(4 * transient, min(n_ref, x_train.shape[0] // 2))
-        self.x_ref = x_train[-n_ref:]
-        self.s_ref = None if s_train is None else s_train[-n_ref:]
+        T = x_train.shape[0]
+        n_ref = min(max(4 * transient, n_ref), T // 2)
+        starts = sorted({0, (T - n_ref) // 2, T - n_ref})
+        self.segments = [(x_train[i:i + n_ref], None if s_train is None else s_train[i:i + n_ref]) for i in starts]
         self.transient = min(transient, n_ref // 4)
         self.path = path
         self.best, self.epoch, self.params = math.inf, None, None
@@ -486,8 +489,11 @@ class _Selection:
                 self.best, self.epoch = float(f["__score"]), int(f["__epoch"])
                 self.params = {k: f[k] for k in f.files if not k.startswith("__")}
 
+    def score(self, model):
+        return max(_selection_score(model, x, s, self.transient) for x, s in self.segments)
+
     def __call__(self, epoch, model):
-        score = _selection_score(model, self.x_ref, self.s_ref, self.transient)
+        score = self.score(model)
         if score < self.best:
             self.best, self.epoch = score, epoch + 1
             self.params = {k: v.copy() for k, v in model.params.items()}

@@ -118,14 +118,15 @@ def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tm
         np.testing.assert_array_equal(chosen.params[name], at_k.params[name])
     x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
     sel = sweep._Selection(str(tmp_path / "unused.npz"), x[:-TINY["n_test"]], None, TINY["n_test"], 1000)
-    assert sweep._selection_score(at_k, sel.x_ref, None, sel.transient) == best
-    # interrupted at the 6th check, then executed again: the same selection and parameters as without interruption
+    assert [len(xs) for xs, _ in sel.segments] == [3250] * 3 and sel.transient == 812
+    assert sel.score(at_k) == best == max(sweep._selection_score(at_k, xs, None, 812) for xs, _ in sel.segments)
+    # interrupted in the 6th check, then executed again: the same selection and parameters as without interruption
     calls = {"n": 0}
     score = sweep._selection_score
 
     def interrupting(*args):
         calls["n"] += 1
-        if calls["n"] == 6:
+        if calls["n"] == 16:                                      # the 6th check (three scores per check)
             raise KeyboardInterrupt
         return score(*args)
 
