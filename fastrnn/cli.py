@@ -32,12 +32,12 @@ DEMO_SETTINGS = {
 }
 #: per-model size and training budget of the demo, in float32: 20-70 s of one core per run (an update of 4 windows
 #: of 600 steps takes about 1.3 ms for the PLRNN and 1.2 ms for the tanh RNN at M = 50, 1.9 ms for the LSTM at
-#: M = 32 and 3 ms for the GRU at M = 50). The tanh RNN needs the most updates to settle on the attractor.
+#: M = 32 and 1.6 ms for the GRU at M = 32). The tanh RNN needs the most updates to settle on the attractor.
 DEMO_MODEL_SETTINGS = {
     "PLRNN": {"n_latent": 50, "n_epochs": 300, "lr": 2e-3},
     "TanhRNN": {"n_latent": 50, "n_epochs": 1200, "lr": 2e-3},
     "LSTM": {"n_latent": 32, "n_epochs": 400, "lr": 2e-3},
-    "GRU": {"n_latent": 50, "n_epochs": 200, "lr": 2e-3},
+    "GRU": {"n_latent": 32, "n_epochs": 300, "lr": 2e-3},
 }
 _PER_MODEL = ("n_latent", "n_epochs", "lr")
 DEMO_MODELS = ("PLRNN", "TanhRNN", "LSTM", "GRU")

@@ -455,33 +455,39 @@ def _keep_heap_memory():
         pass
 
 
-def _selection_score(model, x_ref, s_ref, transient):
-    """D_stsp between ``x_ref[transient:]`` and the model's free run from ``x_ref[0]`` (inf if that run diverges)."""
+def _selection_score(model, x0, n_steps, inputs, ref, transient):
+    """D_stsp between ``ref`` and the model's free run of ``n_steps`` from ``x0`` after ``transient`` steps (inf if
+    the run diverges)."""
     try:
         with np.errstate(all="ignore"):
-            X, _ = model.generate(x_ref.shape[0], x0=x_ref[0], inputs=s_ref)
+            X, _ = model.generate(n_steps, x0=x0, inputs=inputs)
     except (ValueError, FloatingPointError):
         return math.inf
     X = np.asarray(X, dtype=np.float64)
-    if not np.all(np.isfinite(X)) or np.abs(X).max() > 1e3 * max(1.0, np.abs(x_ref).max()):
+    if not np.all(np.isfinite(X)) or np.abs(X).max() > 1e3 * max(1.0, np.abs(ref).max()):
         return math.inf
-    return float(metrics.state_space_divergence(x_ref[transient:], X[transient:]))
+    return float(metrics.state_space_divergence(ref, X[transient:]))
 
 
 class _Selection:
-    """Model selection during training (``spec["select"]``): at each checkpoint the model runs freely from the start
-    of three stretches of the *training* series (its beginning, middle and end; each as long as the test set, at
-    most half the series) and is scored by the worst of the three D_stsp against those stretches, so that a model
-    whose attractor depends on where it starts scores badly; the parameters with the lowest score so far are kept.
-    The best ones are stored atomically next to the checkpoint, so that a resumed run selects exactly as an
+    """Model selection during training (``spec["select"]``): at each checkpoint the model runs freely from
+    ``n_starts`` observations spread evenly over the *training* series, ``run_length`` steps each, and is scored by
+    the worst D_stsp of those runs (after ``transient`` steps) against the last part of the training series (as long
+    as the test set, at most half the series; with inputs, each run against its own stretch). A trained RNN can have
+    several attractors, e.g. the reconstructed chaotic one next to a small limit cycle that only some initial states
+    reach, so the worst case over many starts is what rules such a model out. The parameters with the lowest score
+    so far are kept; they are stored atomically next to the checkpoint, so that a resumed run selects exactly as an
     uninterrupted one."""
 
-    def __init__(self, path, x_train, s_train, n_ref, transient):
+    def __init__(self, path, x_train, s_train, n_ref, transient, n_starts=8, run_length=3000):
         T = x_train.shape[0]
-        n_ref = min(max(4 * transient, n_ref), T // 2)
-        starts = sorted({0, (T - n_ref) // 2, T - n_ref})
-        self.segments = [(x_train[i:i + n_ref], None if s_train is None else s_train[i:i + n_ref]) for i in starts]
-        self.transient = min(transient, n_ref // 4)
+        L = min(run_length, T // 2)
+        self.transient = min(transient, L // 3)
+        starts = sorted({int(i) for i in np.linspace(0, T - L, n_starts)})
+        ref = x_train[-min(max(n_ref, L), T // 2):]
+        self.runs = [(x_train[i], None if s_train is None else s_train[i:i + L],
+                      ref if s_train is None else x_train[i + self.transient:i + L]) for i in starts]
+        self.length = L
         self.path = path
         self.best, self.epoch, self.params = math.inf, None, None
         if os.path.exists(path):
@@ -490,7 +496,7 @@ class _Selection:
                 self.params = {k: f[k] for k in f.files if not k.startswith("__")}
 
     def score(self, model):
-        return max(_selection_score(model, x, s, self.transient) for x, s in self.segments)
+        return max(_selection_score(model, x0, self.length, s, ref, self.transient) for x0, s, ref in self.runs)
 
     def __call__(self, epoch, model):
         score = self.score(model)

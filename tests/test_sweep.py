@@ -118,15 +118,21 @@ def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tm
         np.testing.assert_array_equal(chosen.params[name], at_k.params[name])
     x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
     sel = sweep._Selection(str(tmp_path / "unused.npz"), x[:-TINY["n_test"]], None, TINY["n_test"], 1000)
-    assert [len(xs) for xs, _ in sel.segments] == [3250] * 3 and sel.transient == 812
-    assert sel.score(at_k) == best == max(sweep._selection_score(at_k, xs, None, 812) for xs, _ in sel.segments)
+    assert len(sel.runs) == 8 and sel.length == 3000 and sel.transient == 1000
+    ref = x[-TINY["n_test"] - 3000:-TINY["n_test"]]                      # the last 3000 training samples
+    starts = [round(i * 3500 / 7) for i in range(8)]                     # 0 .. T - L, T = 6500 training samples
+    expect = []
+    for i in starts:
+        gen, _ = at_k.generate(3000, x0=x[i])
+        expect.append(metrics.state_space_divergence(ref, gen[1000:]))
+    assert sel.score(at_k) == best == max(expect)
     # interrupted in the 6th check, then executed again: the same selection and parameters as without interruption
     calls = {"n": 0}
     score = sweep._selection_score
 
     def interrupting(*args):
         calls["n"] += 1
-        if calls["n"] == 16:                                      # the 6th check (three scores per check)
+        if calls["n"] == 42:                                      # in the 6th check (eight scores per check)
             raise KeyboardInterrupt
         return score(*args)
 
