@@ -370,6 +370,16 @@ def _gated_recurrent_init(rng, M, n_blocks, candidate):
     return W
 
 
+def _gated_operands(W, U, N, n_gates):
+    """Gradient buffers (gb float64 accumulator, gW, gB) and the weight layouts a gated model's kernels take: W in
+    row blocks Wb, their transposes Wtb (one block, or one per gate at large M: ``_common.gate_blocks``) and U^T."""
+    M = W.shape[1]
+    nblk = _gate_blocks(M, n_gates)
+    Wb = W.reshape(nblk, n_gates * M // nblk, M)
+    return (np.zeros(n_gates * M), np.empty_like(W), np.empty((N, M), W.dtype), Wb,
+            np.ascontiguousarray(Wb.transpose(0, 2, 1)), np.ascontiguousarray(U.T))
+
+
 class LSTM(RNNModel):
     """Long short-term memory network (Hochreiter & Schmidhuber 1997, with forget gate), read out through h.
 
@@ -443,12 +453,8 @@ class LSTM(RNNModel):
         H, C, HF, G, TC, R, GH, GZt = _workspace("LSTM", dt, [(T1, nb, M), (T1, nb, M), (T, nb, M), (4, T, nb, M),
                                                               (T, nb, M), (T, nb, N), (T, nb, M), (nb, T1, M)])
         scale = 2.0 / (nb * T * N)
-        gb = np.zeros(4 * M)
-        gW = np.empty((4 * M, M), dt)
-        gB = np.empty((N, M), dt)
-        nblk = _gate_blocks(M, 4)
-        Wb = W.reshape(nblk, 4 * M // nblk, M)
-        k, Wtb, Ut = self._kernels, np.ascontiguousarray(Wb.transpose(0, 2, 1)), np.ascontiguousarray(U.T)
+        gb, gW, gB, Wb, Wtb, Ut = _gated_operands(W, U, N, 4)
+        k = self._kernels
         with _serial_blas():
             losses = k.forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, H, C, HF, G, TC, R)
             k.backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB)
@@ -519,12 +525,8 @@ class GRU(RNNModel):
         Z, ZF, G, Q, R, GF, GZt = _workspace("GRU", dt, [(T1, nb, M), (T, nb, M), (3, T, nb, M), (T, nb, M),
                                                          (T, nb, N), (T, nb, M), (nb, T1, M)])
         scale = 2.0 / (nb * T * N)
-        gb = np.zeros(3 * M)
-        gW = np.empty((3 * M, M), dt)
-        gB = np.empty((N, M), dt)
-        nblk = _gate_blocks(M, 3)
-        Wb = W.reshape(nblk, 3 * M // nblk, M)
-        k, Wtb, Ut = self._kernels, np.ascontiguousarray(Wb.transpose(0, 2, 1)), np.ascontiguousarray(U.T)
+        gb, gW, gB, Wb, Wtb, Ut = _gated_operands(W, U, N, 3)
+        k = self._kernels
         with _serial_blas():
             losses = k.forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, Z, ZF, G, Q, R)
             k.backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gb, gB)

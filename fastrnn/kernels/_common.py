@@ -120,6 +120,35 @@ def _sigmoid_overload(x):
     return lambda x: 1.0 / (1.0 + np.exp(-x))
 
 
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def split_adjoint(alpha, mask, t, gz, gf, GZt, w):
+    """Adjoint of the forcing z_t = (1 - w) z_f + w z~_t of step t, all windows at once (gated models' sweeps).
+
+    gz (nb, M) = dL/dz_t; gf (nb, M) holds the loss's own term dL/dz_f on entry and receives + (1 - w) gz;
+    GZt[:, t] (GZt (nb, T+1, M)) = w gz = dL/dz~_t; w (nb, M) receives alpha[:, t] mask. Returns whether any window
+    is forced at t (else w = 0 and only gf += gz happens).
+    """
+    nb, M = gz.shape
+    n = nb * M
+    g = gz.reshape(n)
+    f = gf.reshape(n)
+    one = np.full(1, 1.0, dtype=gz.dtype)[0]
+    if forcing_weights(alpha, mask, t, w):
+        wf = w.reshape(n)
+        for r in range(nb):
+            for m in range(M):
+                GZt[r, t, m] = w[r, m] * gz[r, m]
+        for q in range(n):
+            f[q] += (one - wf[q]) * g[q]
+        return True
+    for r in range(nb):
+        for m in range(M):
+            GZt[r, t, m] = 0.0
+    for q in range(n):
+        f[q] += g[q]
+    return False
+
+
 # ---------------------------------------------------------------- gradient GEMMs
 # OpenBLAS runs a GEMM on several threads once m n k exceeds 4 * 65536. Spread over threads, the mid-sized gradient
 # products of a training step (e.g. 32 x 3200 x 32) lose more to waking and spin-waiting workers than they gain,

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, loss_adjoint, observation_grad, residuals,
-                      sigmoid, tanh)
+                      sigmoid, split_adjoint, tanh)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -171,19 +171,7 @@ def backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gb, gB):
         gn = G[2, t - 1].reshape(n)
         q = Q[t - 1].reshape(n)
         zp = Z[t - 1].reshape(n)
-        if forcing_weights(alpha, mask, t, w):
-            wf = w.reshape(n)
-            for r in range(nb):
-                for m in range(M):
-                    GZt[r, t, m] = w[r, m] * gz[r, m]
-            for p in range(n):
-                gf[p] += (one - wf[p]) * gzf[p]              # dL/dz_f
-        else:
-            for r in range(nb):
-                for m in range(M):
-                    GZt[r, t, m] = 0.0
-            for p in range(n):
-                gf[p] += gzf[p]
+        split_adjoint(alpha, mask, t, gz, GF[t - 1], GZt, w)    # gf = dL/dz_f
         for p in range(n):
             gan[p] = gf[p] * (one - gu[p]) * (one - gn[p] * gn[p])
         for p in range(n):

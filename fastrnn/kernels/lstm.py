@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, loss_adjoint, observation_grad, residuals,
-                      sigmoid, tanh)
+                      sigmoid, split_adjoint, tanh)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -180,7 +180,6 @@ def backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB):
     gcg = np.empty(n, dtype=GH.dtype)
     tmp = np.empty((nb, 4 * M), dtype=GH.dtype)
     part = np.empty((nb, M), dtype=GH.dtype)
-    gzf = gzh.reshape(n)
     for t in range(T, 0, -1):
         gh = GH[t - 1].reshape(n)
         gi = G[0, t - 1].reshape(n)
@@ -189,21 +188,10 @@ def backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB):
         go = G[3, t - 1].reshape(n)
         tc = TC[t - 1].reshape(n)
         cp = C[t - 1].reshape(n)
-        if forcing_weights(alpha, mask, t, w):
+        if split_adjoint(alpha, mask, t, gzh, GH[t - 1], GZt, w):     # gh = dL/dh_f
             wf = w.reshape(n)
-            for r in range(nb):
-                for m in range(M):
-                    GZt[r, t, m] = w[r, m] * gzh[r, m]
-            for q in range(n):
-                gh[q] += (one - wf[q]) * gzf[q]              # dL/dh_f
             for q in range(n):
                 gzc[q] *= one - wf[q]                        # dL/dc_f from c_t
-        else:
-            for r in range(nb):
-                for m in range(M):
-                    GZt[r, t, m] = 0.0
-            for q in range(n):
-                gh[q] += gzf[q]
         for q in range(n):
             gzc[q] += gh[q] * go[q] * (one - tc[q] * tc[q])  # + through h_f = o tanh(c_f)
         for q in range(n):
