@@ -567,8 +567,10 @@ def _demo_markdown(rep):
             v = ratios.get(r["model"], "missing")
             ratio = "inf (baseline diverged)" if v is None else ("n/a" if v == "missing" else f"{v:.1f}x")
         d = "diverged" if r["generation_diverged"] else _num(r["D_stsp"])
+        loss = "non-finite gradient (reset to last finite parameters)" if r.get("training_error") else \
+            _num(r["final_loss"])
         lines.append(f"| {r['model']} | {r['training']} | {d} | {_num(r['D_H'])} | {_num(r['lambda_1'])} | "
-                     f"{_num(r['lambda_1_rel_error'], '{:.0%}')} | {ratio} | {_num(r['final_loss'])} |")
+                     f"{_num(r['lambda_1_rel_error'], '{:.0%}')} | {ratio} | {loss} |")
     c = rep["checks"]
     lines += [
         "",

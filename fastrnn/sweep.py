@@ -471,20 +471,21 @@ def _selection_score(model, x0, n_steps, inputs, ref, transient):
 
 class _Selection:
     """Model selection during training (``spec["select"]``): at each checkpoint the model runs freely from
-    ``n_starts`` observations spread evenly over the *training* series, ``run_length`` steps each, and is scored by
-    the worst D_stsp of those runs (after ``transient`` steps) against the last part of the training series (as long
-    as the test set, at most half the series; with inputs, each run against its own stretch). A trained RNN can have
+    ``n_starts`` observations spread evenly over the *training* series, each run as long as the test set (at most
+    half the series), and is scored by the worst D_stsp of those runs (after ``transient`` steps) against the last
+    stretch of the training series of that length (with inputs, each run against its own stretch). Shorter runs
+    (3000 steps) made D_stsp too noisy to rank checkpoints by. A trained RNN can have
     several attractors, e.g. the reconstructed chaotic one next to a small limit cycle that only some initial states
     reach, so the worst case over many starts is what rules such a model out. The parameters with the lowest score
     so far are kept; they are stored atomically next to the checkpoint, so that a resumed run selects exactly as an
     uninterrupted one."""
 
-    def __init__(self, path, x_train, s_train, n_ref, transient, n_starts=8, run_length=3000):
+    def __init__(self, path, x_train, s_train, n_ref, transient, n_starts=8):
         T = x_train.shape[0]
-        L = min(run_length, T // 2)
+        L = min(max(n_ref, 4 * transient), T // 2)
         self.transient = min(transient, L // 3)
         starts = sorted({int(i) for i in np.linspace(0, T - L, n_starts)})
-        ref = x_train[-min(max(n_ref, L), T // 2):]
+        ref = x_train[-L:]
         self.runs = [(x_train[i], None if s_train is None else s_train[i:i + L],
                       ref if s_train is None else x_train[i + self.transient:i + L]) for i in starts]
         self.length = L

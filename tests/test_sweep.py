@@ -118,12 +118,12 @@ def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tm
         np.testing.assert_array_equal(chosen.params[name], at_k.params[name])
     x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
     sel = sweep._Selection(str(tmp_path / "unused.npz"), x[:-TINY["n_test"]], None, TINY["n_test"], 1000)
-    assert len(sel.runs) == 8 and sel.length == 3000 and sel.transient == 1000
-    ref = x[-TINY["n_test"] - 3000:-TINY["n_test"]]                      # the last 3000 training samples
-    starts = [round(i * 3500 / 7) for i in range(8)]                     # 0 .. T - L, T = 6500 training samples
+    assert len(sel.runs) == 8 and sel.length == 3250 and sel.transient == 1000    # half the 6500 training samples
+    ref = x[-TINY["n_test"] - 3250:-TINY["n_test"]]                      # the last 3250 training samples
+    starts = np.linspace(0, 3250, 8).astype(int)                         # 0 .. T - L
     expect = []
     for i in starts:
-        gen, _ = at_k.generate(3000, x0=x[i])
+        gen, _ = at_k.generate(3250, x0=x[i])
         expect.append(metrics.state_space_divergence(ref, gen[1000:]))
     assert sel.score(at_k) == best == max(expect)
     # interrupted in the 6th check, then executed again: the same selection and parameters as without interruption
