@@ -118,9 +118,9 @@ def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tm
         np.testing.assert_array_equal(chosen.params[name], at_k.params[name])
     x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
     sel = sweep._Selection(str(tmp_path / "unused.npz"), x[:-TINY["n_test"]], None, TINY["n_test"], 1000)
-    assert len(sel.runs) == 8 and sel.length == 3250 and sel.transient == 1000    # half the 6500 training samples
+    assert len(sel.runs) == 16 and sel.length == 3250 and sel.transient == 1000    # half the 6500 training samples
     ref = x[-TINY["n_test"] - 3250:-TINY["n_test"]]                      # the last 3250 training samples
-    starts = np.linspace(0, 3250, 8).astype(int)                         # 0 .. T - L
+    starts = np.linspace(0, 3250, 16).astype(int)                        # 0 .. T - L
     expect = []
     for i in starts:
         gen, _ = at_k.generate(3250, x0=x[i])
@@ -132,7 +132,7 @@ def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tm
 
     def interrupting(*args):
         calls["n"] += 1
-        if calls["n"] == 42:                                      # in the 6th check (eight scores per check)
+        if calls["n"] == 83:                                      # in the 6th check (16 scores per check)
             raise KeyboardInterrupt
         return score(*args)
 

@@ -1,4 +1,5 @@
-"""Pieces shared by every model kernel: observation loss, forcing, and their adjoints."""
+"""Pieces shared by the model kernels: vectorisable float32 tanh and sigmoid, BLAS products, read-out and forcing
+adjoints over time-major work arrays, reusable work arrays, BLAS thread control."""
 import threading
 
 import numpy as np
@@ -11,46 +12,6 @@ FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def observe(B, zf, x, r):
-    """r = x - B zf; return ||r||^2 (float64)."""
-    N, M = B.shape
-    loss = 0.0
-    for n in range(N):
-        acc = 0.0
-        for i in range(M):
-            acc += B[n, i] * zf[i]
-        rn = x[n] - acc
-        r[n] = rn
-        loss += rn * rn
-    return loss
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def force(zf, zt, a, mask, z):
-    """z = (1 - a m) zf + a m zt, with m the unit mask."""
-    for i in range(zf.shape[0]):
-        w = a * mask[i]
-        z[i] = (1.0 - w) * zf[i] + w * zt[i]
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def adjoint_free_state(B, r, scale, gz, a, mask, gf, gzt):
-    """Adjoint of the free state zf_t given gz = dL/dz_t.
-
-    gf = -scale B^T r + (1 - a m) gz and gzt = a m gz (the part that flows into the control signal z~_t).
-    """
-    N, M = B.shape
-    for i in range(M):
-        w = a * mask[i]
-        gf[i] = (1.0 - w) * gz[i]
-        gzt[i] = w * gz[i]
-    for n in range(N):
-        c = scale * r[n]
-        for i in range(M):
-            gf[i] -= c * B[n, i]
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
 def matvec_add(W, v, out):
     """out += W v (W row-major, contiguous inner loop)."""
     for i in range(W.shape[0]):
@@ -58,16 +19,6 @@ def matvec_add(W, v, out):
         for j in range(W.shape[1]):
             acc += W[i, j] * v[j]
         out[i] += acc
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def rmatvec(W, v, out):
-    """out = W^T v (row-major W: accumulate rows, contiguous inner loop)."""
-    out[:] = 0.0
-    for i in range(W.shape[0]):
-        vi = v[i]
-        for j in range(W.shape[1]):
-            out[j] += W[i, j] * vi
 
 
 # ---------------------------------------------------------------- fast float32 tanh
@@ -81,6 +32,16 @@ _TP0, _TP1, _TP2, _TP3, _TP4 = (0.99999997945519, 0.13381041299482407, 0.0034956
 _TQ1, _TQ2, _TQ3, _TQ4 = (0.4671435689528622, 0.025877052924324156, 0.0003285665108976422, 7.776729977187844e-07)
 
 
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _rational_tanh(d):
+    """The rational tanh in float64 arithmetic, clamped at |d| = 9 (NaN passes through)."""
+    d = np.minimum(np.maximum(d, -9.0), 9.0)
+    s = d * d
+    p = (((_TP4 * s + _TP3) * s + _TP2) * s + _TP1) * s + _TP0
+    q = (((_TQ4 * s + _TQ3) * s + _TQ2) * s + _TQ1) * s + 1.0
+    return d * p / q
+
+
 def tanh(x):
     """tanh for kernels: a vectorisable rational approximation in float32 (<= 0.85 ulp), the library tanh in float64."""
     return np.tanh(x)
@@ -90,12 +51,7 @@ def tanh(x):
 def _tanh_overload(x):
     if x == types.float32:
         def impl(x):
-            d = np.float64(x)
-            d = np.minimum(np.maximum(d, -9.0), 9.0)               # NaN propagates
-            s = d * d
-            p = (((_TP4 * s + _TP3) * s + _TP2) * s + _TP1) * s + _TP0
-            q = (((_TQ4 * s + _TQ3) * s + _TQ2) * s + _TQ1) * s + 1.0
-            return np.float32(d * p / q)
+            return np.float32(_rational_tanh(np.float64(x)))
         return impl
     return lambda x: np.tanh(x)
 
@@ -110,12 +66,7 @@ def sigmoid(x):
 def _sigmoid_overload(x):
     if x == types.float32:
         def impl(x):
-            d = 0.5 * np.float64(x)
-            d = np.minimum(np.maximum(d, -9.0), 9.0)               # NaN propagates
-            s = d * d
-            p = (((_TP4 * s + _TP3) * s + _TP2) * s + _TP1) * s + _TP0
-            q = (((_TQ4 * s + _TQ3) * s + _TQ2) * s + _TQ1) * s + 1.0
-            return np.float32(0.5 + 0.5 * (d * p / q))
+            return np.float32(0.5 + 0.5 * _rational_tanh(0.5 * np.float64(x)))
         return impl
     return lambda x: 1.0 / (1.0 + np.exp(-x))
 
