@@ -93,8 +93,8 @@ DEFAULT_SETTINGS = {
     "n_gen": None,           # free-running steps compared with the test data (default: n_test)
     "lyapunov_steps": 10000,  # steps averaged for the model's spectrum (0: skip)
     "threads": 1,            # Numba threads per run
-    "select": False,         # keep the parameters whose free run best matches the training data (D_stsp), checked
-                             # at every checkpoint (10 times per run), instead of the last ones
+    "select": False,         # keep the parameters whose free runs from 16 starts best match the training data
+                             # (worst D_stsp), checked at every checkpoint (10 per run), instead of the last ones
     "dtype": "float64",      # model precision; "float32" trains the tanh RNN, LSTM and GRU 2-4x faster (their float32
                              # kernels evaluate tanh and the sigmoid without a libm call)
 }
@@ -363,6 +363,11 @@ def _finite_or_none(v):
 
 
 # ------------------------------------------------------------------ evaluation
+def _diverged(X, ref):
+    """A free run X left the data ``ref`` by orders of magnitude (|x| > 1e3 in the data's units) or is non-finite."""
+    return not np.all(np.isfinite(X)) or np.abs(X).max() > 1e3 * max(1.0, np.abs(ref).max())
+
+
 def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=None, lyapunov_steps=10000,
                    rng=0):
     """Judge a trained model against held-out data.
@@ -411,7 +416,7 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
         s_gen = None
     X, _ = model.generate(transient + n_gen, x0=x_test[0], inputs=s_gen)
     X = np.asarray(X, dtype=np.float64)
-    if not np.all(np.isfinite(X)) or np.abs(X).max() > 1e3 * max(1.0, np.abs(x_test).max()):
+    if _diverged(X, x_test):
         out["generation_diverged"] = True
     else:
         out["generation_diverged"] = False
@@ -464,7 +469,7 @@ def _selection_score(model, x0, n_steps, inputs, ref, transient):
     except (ValueError, FloatingPointError):
         return math.inf
     X = np.asarray(X, dtype=np.float64)
-    if not np.all(np.isfinite(X)) or np.abs(X).max() > 1e3 * max(1.0, np.abs(ref).max()):
+    if _diverged(X, ref):
         return math.inf
     return float(metrics.state_space_divergence(ref, X[transient:]))
 
@@ -473,13 +478,12 @@ class _Selection:
     """Model selection during training (``spec["select"]``): at each checkpoint the model runs freely from
     ``n_starts`` observations spread evenly over the *training* series, each run as long as the test set (at most
     half the series), and is scored by the worst D_stsp of those runs (after ``transient`` steps) against the last
-    stretch of the training series of that length (with inputs, each run against its own stretch). Shorter runs
-    (3000 steps) made D_stsp too noisy to rank checkpoints by. A trained RNN can have
-    several attractors, e.g. the reconstructed chaotic one next to a small limit cycle that only some initial states
-    reach (the demo's seed-0 LSTM once had a fixed point drawing about a quarter of all starts, which eight starts all
-missed), so the worst case over many starts is what rules such a model out. The parameters with the lowest score
-    so far are kept; they are stored atomically next to the checkpoint, so that a resumed run selects exactly as an
-    uninterrupted one."""
+    stretch of the training series of that length (with inputs, each run against its own stretch); shorter runs
+    (3000 steps) made D_stsp too noisy to rank checkpoints by. A trained RNN can have several attractors, e.g. the
+    reconstructed chaotic one next to a small limit cycle that only some initial states reach (the demo's seed-0 LSTM
+    once had a fixed point drawing about a quarter of all starts, which eight starts all missed), so the worst case
+    over many starts is what rules such a model out. The parameters with the lowest score so far are kept; they are
+    stored atomically next to the checkpoint, so that a resumed run selects exactly as an uninterrupted one."""
 
     def __init__(self, path, x_train, s_train, n_ref, transient, n_starts=16):
         T = x_train.shape[0]

@@ -108,14 +108,10 @@ def _loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
         if control_grad:
             # dL/dP = sum over windows and steps of dL/dz~_t x_t^T; dL/dz~_t is zero wherever no window is forced,
             # so only the forced steps (and t = 0, where every window starts on z~_0) enter the product
-            steps = np.flatnonzero(np.any(alpha != 0, axis=0))
-            if steps.size == 0 or steps[0] != 0:
-                steps = np.concatenate(([0], steps))
-            if steps.size < T1:
-                G = (GZt[:, steps].reshape(-1, GZt.shape[-1]).T.astype(np.float64)
-                     @ X[:, steps].reshape(-1, N).astype(np.float64))
-            else:
-                G = GZt.reshape(-1, GZt.shape[-1]).T.astype(np.float64) @ X.reshape(-1, N).astype(np.float64)
+            steps = np.union1d([0], np.flatnonzero(np.any(alpha != 0, axis=0)))
+            cols = steps if steps.size < T1 else slice(None)
+            G = (GZt[:, cols].reshape(-1, GZt.shape[-1]).T.astype(np.float64)
+                 @ X[:, cols].reshape(-1, N).astype(np.float64))
     if control_grad:
         grads["B"] = grads["B"] + forcing.control_grad_B(B64, P, G, ridge).astype(model.dtype)
     return loss, grads
