@@ -14,8 +14,8 @@ step.
 import numpy as np
 from numba import njit
 
-from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, loss_adjoint, observation_grad, residuals,
-                      sigmoid, split_adjoint, tanh)
+from ._common import (FASTMATH, add_column_sums, forcing_weights, gate_products, gate_rproducts, loss_adjoint,
+                      observation_grad, residuals, sigmoid, split_adjoint, tanh)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -106,19 +106,20 @@ def forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, Z, ZF, G, Q, R):
     for r in range(nb):
         for m in range(M):
             Z[0, r, m] = Zt[r, 0, m]
+    cn = bt[2]                                               # b_n (+ U_n s_t with inputs)
+    if K > 0:
+        cn = np.empty(n, dtype=Z.dtype)
     for t in range(1, T1):
         gate_products(Z[t - 1], Wtb, G, t - 1, tmp)         # (W_r z, W_u z, W_n z) for all windows at once
-        q = Q[t - 1].reshape(n)
-        gn = G[2, t - 1].reshape(n)
-        q[:] = gn
-        gn[:] = 0.0
-        for k in range(3):
-            gk = G[k, t - 1]
-            for r in range(nb):
-                for j in range(K):
-                    sj = S[r, t, j]
-                    for m in range(M):
-                        gk[r, m] += sj * Ut[j, k * M + m]
+        if K > 0:
+            cn[:] = bt[2]
+            for k in range(3):
+                gk = G[k, t - 1] if k < 2 else cn.reshape(nb, M)
+                for r in range(nb):
+                    for j in range(K):
+                        sj = S[r, t, j]
+                        for m in range(M):
+                            gk[r, m] += sj * Ut[j, k * M + m]
         for k in range(2):
             gf = G[k, t - 1].reshape(n)
             bk = bt[k]
@@ -126,14 +127,19 @@ def forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, Z, ZF, G, Q, R):
                 gf[p] = half + half * tanh(half * gf[p] + bk[p])
         gr = G[0, t - 1].reshape(n)
         gu = G[1, t - 1].reshape(n)
-        bn = bt[2]
+        gn = G[2, t - 1].reshape(n)
+        q = Q[t - 1].reshape(n)
         for p in range(n):
-            gn[p] = tanh(gn[p] + bn[p] + gr[p] * q[p])
+            qv = gn[p]
+            q[p] = qv
+            gn[p] = tanh(cn[p] + gr[p] * qv)
         zp = Z[t - 1].reshape(n)
         zf = ZF[t - 1].reshape(n)
+        zt = Z[t].reshape(n)
         for p in range(n):
-            zf[p] = (one - gu[p]) * gn[p] + gu[p] * zp[p]
-        Z[t].reshape(n)[:] = zf
+            v = (one - gu[p]) * gn[p] + gu[p] * zp[p]
+            zf[p] = v
+            zt[p] = v
         if forcing_weights(alpha, mask, t, w):
             for r in range(nb):
                 if alpha[r, t] != 0.0:
@@ -189,10 +195,7 @@ def backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gb, gB):
     for r in range(nb):
         for m in range(M):
             GZt[r, 0, m] = gz[r, m]
-    Q2 = Q.reshape(T * nb, M)
-    for k in range(3):
-        Gk = G[k].reshape(T * nb, M) if k < 2 else Q2
-        for p in range(T * nb):
-            for m in range(M):
-                gb[k * M + m] += Gk[p, m]
+    add_column_sums(G[0].reshape(T * nb, M), gb, 0)        # db = sums of dL/da_r, dL/da_u, dL/da_n
+    add_column_sums(G[1].reshape(T * nb, M), gb, M)
+    add_column_sums(Q.reshape(T * nb, M), gb, 2 * M)
     observation_grad(R, ZF, scale, gB)

@@ -17,8 +17,8 @@ transcendental function and one (nb, 4M) x (4M, M) product per step.
 import numpy as np
 from numba import njit
 
-from ._common import (FASTMATH, forcing_weights, gate_products, gate_rproducts, loss_adjoint, observation_grad, residuals,
-                      sigmoid, split_adjoint, tanh)
+from ._common import (FASTMATH, add_column_sums, forcing_weights, gate_products, gate_rproducts, loss_adjoint,
+                      observation_grad, residuals, sigmoid, split_adjoint, tanh)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -211,8 +211,5 @@ def backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB):
         for m in range(M):
             GZt[r, 0, m] = gzh[r, m]
     for k in range(4):
-        Gk = G[k].reshape(T * nb, M)
-        for p in range(T * nb):
-            for m in range(M):
-                gb[k * M + m] += Gk[p, m]
+        add_column_sums(G[k].reshape(T * nb, M), gb, k * M)
     observation_grad(R, HF, scale, gB)
