@@ -155,11 +155,14 @@ def control_grad_B(B, P, G, ridge=0.0):
     B = np.asarray(B, dtype=np.float64)
     N, M = B.shape
     if ridge == 0.0:
-        BP = B @ P
-        PB = P @ B
-        return (-P.T @ G @ P.T
-                + (np.eye(N) - BP) @ G.T @ P @ P.T
-                + P.T @ P @ G.T @ (np.eye(M) - PB))
+        # at full rank (control_matrix checks it) B P = I for N <= M and P B = I for N >= M: the projector onto the
+        # complement is then exactly zero and its term is left out
+        out = -P.T @ G @ P.T
+        if N > M:
+            out += (np.eye(N) - B @ P) @ G.T @ P @ P.T
+        if M > N:
+            out += P.T @ P @ G.T @ (np.eye(M) - P @ B)
+        return out
     Q = B.T @ B + ridge * np.eye(M)
     GtQi = np.linalg.solve(Q, G).T          # G^T Q^-1 (Q symmetric)
     return GtQi - B @ (P @ GtQi) - B @ np.linalg.solve(Q, G @ P.T)

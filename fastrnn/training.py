@@ -103,15 +103,19 @@ def _loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
     else:
         X = batch.X
         nb, T1, N = X.shape
-        Zt = np.ascontiguousarray((X.reshape(-1, N) @ P.T.astype(model.dtype)).reshape(nb, T1, -1))
+        # z~_t = P x_t is read only at t = 0, where every window starts on it, and at the steps where some window is
+        # forced; the kernels never read the other entries of Zt, which are left unset
+        used = np.any(alpha != 0, axis=0)
+        used[0] = True
+        cols = np.flatnonzero(used) if not used.all() else slice(None)
+        Xu = X[:, cols]
+        k = Xu.shape[1]
+        Zt = np.empty((nb, T1, model.n_latent), dtype=model.dtype)
+        Zt[:, cols] = (Xu.reshape(-1, N) @ P.T.astype(model.dtype)).reshape(nb, k, -1)
         loss, grads, GZt = model._loss_grad(X, batch.S, alpha, batch.mask, Zt)
         if control_grad:
-            # dL/dP = sum over windows and steps of dL/dz~_t x_t^T; dL/dz~_t is zero wherever no window is forced,
-            # so only the forced steps (and t = 0, where every window starts on z~_0) enter the product
-            steps = np.union1d([0], np.flatnonzero(np.any(alpha != 0, axis=0)))
-            cols = steps if steps.size < T1 else slice(None)
-            G = (GZt[:, cols].reshape(-1, GZt.shape[-1]).T.astype(np.float64)
-                 @ X[:, cols].reshape(-1, N).astype(np.float64))
+            # dL/dP = sum over windows and steps of dL/dz~_t x_t^T, where dL/dz~_t is zero except on those steps
+            G = GZt[:, cols].reshape(-1, GZt.shape[-1]).T.astype(np.float64) @ Xu.reshape(-1, N).astype(np.float64)
     if control_grad:
         grads["B"] = grads["B"] + forcing.control_grad_B(B64, P, G, ridge).astype(model.dtype)
     return loss, grads
