@@ -2,8 +2,22 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from . import _checks
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adam_update(p, g, m, v, b1, b2, a1, a2, c1, c2, lr, eps):
+    """One Adam update of flat arrays, in their own precision and in the order of :meth:`Adam.step`'s NumPy form
+    (the scalars come cast to the arrays' dtype)."""
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i] * b1 + a1 * gi
+        vi = v[i] * b2 + a2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] -= lr * (mi / c1) / (np.sqrt(vi / c2) + eps)
 
 
 class Adam:
@@ -53,6 +67,14 @@ class Adam:
         for k, p in self.params.items():
             g = grads[k]
             m, v = self.m[k], self.v[k]
+            if (isinstance(g, np.ndarray) and g.dtype == p.dtype and g.shape == p.shape and p.flags.c_contiguous
+                    and g.flags.c_contiguous and p.dtype.kind == "f"):
+                # fused loop: a step of NumPy calls per array cost more than the update itself for small models
+                d = p.dtype.type
+                _adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), d(self.beta1),
+                             d(self.beta2), d(1.0 - self.beta1), d(1.0 - self.beta2), d(c1), d(c2), d(self.lr),
+                             d(self.eps))
+                continue
             m *= self.beta1
             m += (1.0 - self.beta1) * g
             v *= self.beta2

@@ -114,7 +114,8 @@ def _loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
         Zt[:, cols] = (Xu.reshape(-1, N) @ P.T.astype(model.dtype)).reshape(nb, k, -1)
         loss, grads, GZt = model._loss_grad(X, batch.S, alpha, batch.mask, Zt)
         if control_grad:
-            # dL/dP = sum over windows and steps of dL/dz~_t x_t^T, where dL/dz~_t is zero except on those steps
+            # dL/dP = sum over windows and steps of dL/dz~_t x_t^T, where dL/dz~_t is zero except on those steps (and
+            # the gated kernels write GZt there only)
             G = GZt[:, cols].reshape(-1, GZt.shape[-1]).T.astype(np.float64) @ Xu.reshape(-1, N).astype(np.float64)
     if control_grad:
         grads["B"] = grads["B"] + forcing.control_grad_B(B64, P, G, ridge).astype(model.dtype)

@@ -91,7 +91,8 @@ def split_adjoint(alpha, mask, t, gz, gf, GZt, w):
 
     gz (nb, M) = dL/dz_t; gf (nb, M) holds the loss's own term dL/dz_f on entry and receives + (1 - w) gz;
     GZt[:, t] (GZt (nb, T+1, M)) = w gz = dL/dz~_t; w (nb, M) receives alpha[:, t] mask. Returns whether any window
-    is forced at t (else w = 0 and only gf += gz happens).
+    is forced at t; if none is, only gf += gz happens and GZt[:, t] (zero) and w are not written: the callers read
+    dL/dz~ only at forced steps.
     """
     nb, M = gz.shape
     n = nb * M
@@ -106,9 +107,6 @@ def split_adjoint(alpha, mask, t, gz, gf, GZt, w):
         for q in range(n):
             f[q] += (one - wf[q]) * g[q]
         return True
-    for r in range(nb):
-        for m in range(M):
-            GZt[r, t, m] = 0.0
     for q in range(n):
         f[q] += g[q]
     return False
@@ -239,16 +237,20 @@ def gate_rproducts(G, t, Wb, out, tmp, part):
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def forcing_weights(alpha, mask, t, w):
-    """w[r, m] = alpha[r, t] mask[m] for every window r of the step (w (nb, M)); returns whether any is nonzero."""
+    """w[r, m] = alpha[r, t] mask[m] for every window r of the step (w (nb, M)) and True if any window is forced at
+    t; False, with w left as it was, if none is."""
     nb, M = w.shape
     anyf = False
     for r in range(nb):
-        a = alpha[r, t]
-        if a != 0.0:
+        if alpha[r, t] != 0.0:
             anyf = True
+    if not anyf:
+        return False
+    for r in range(nb):
+        a = alpha[r, t]
         for m in range(M):
             w[r, m] = a * mask[m]
-    return anyf
+    return True
 
 
 @njit(cache=True, nogil=True)

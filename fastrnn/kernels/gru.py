@@ -156,7 +156,8 @@ def backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gb, gB):
     On exit G (3, T, nb, M) holds (dL/da_r, dL/da_u, dL/dq) with a_r, a_u the gate pre-activations and q = W_n z (the
     entries that multiply z in the W gradient) and Q (T, nb, M) holds dL/da_n, a_n = U_n s + b_n + r ⊙ q.
     Wb (nblk, 3M / nblk, M) is W split into row blocks (W.reshape); GF (T, nb, M) is work space; GZt (nb, T+1, M) =
-    dL/dz~_t; gb (float64) accumulates; gB = -scale R^T ZF. The W gradient, G^T Z[:-1] per gate block, is left to
+    dL/dz~_t, written only at t = 0 and at the steps where some window is forced (elsewhere it is zero); gb (float64)
+    accumulates; gB = -scale R^T ZF. The W gradient, G^T Z[:-1] per gate block, is left to
     :func:`_common.block_weight_grads`.
     """
     T, nb, M = GF.shape

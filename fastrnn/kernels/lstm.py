@@ -167,7 +167,8 @@ def backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB):
 
     G (4, T, nb, M) holds the gate activations on entry and dL/d(gate pre-activations a_i, a_f, a_g, a_o) on exit;
     Wb (nblk, 4M / nblk, M) is W split into row blocks (W.reshape); GH (T, nb, M) is work space; GZt (nb, T+1, M) =
-    dL/dz~_t; gb (float64) accumulates; gB = -scale R^T HF. The W gradient, G^T H[:-1] per gate block, is left to
+    dL/dz~_t, written only at t = 0 and at the steps where some window is forced (elsewhere it is zero); gb (float64)
+    accumulates; gB = -scale R^T HF. The W gradient, G^T H[:-1] per gate block, is left to
     :func:`_common.block_weight_grads`.
     """
     T, nb, M = GH.shape
