@@ -90,6 +90,8 @@ DEFAULT_SETTINGS = {
     "data_seed": 0,          # initial condition of the system's orbit
     "data_scale": 1.0,       # factor applied to the (standardised) data, e.g. to fit bounded models' ranges
     "eval_transient": 1000,  # free-running steps discarded before the measures and the spectrum
+    "eval_starts": 8,        # free runs, from observations spread over the test data, whose median D_stsp and D_H
+                             # are reported (a trained RNN can have attractors that only some initial states reach)
     "n_gen": None,           # free-running steps compared with the test data (default: n_test)
     "lyapunov_steps": 10000,  # steps averaged for the model's spectrum (0: skip)
     "threads": 1,            # Numba threads per run
@@ -327,7 +329,8 @@ def make_spec(*, data="lorenz", model="PLRNN", forcing_option=None, baseline=Non
         "baseline": baseline,
         "seed": _checks.check_int(seed, "seed", minimum=0),
     })
-    for key in ("n_latent", "seq_len", "batch_size", "batches_per_epoch", "n_epochs", "n_steps", "n_test"):
+    for key in ("n_latent", "seq_len", "batch_size", "batches_per_epoch", "n_epochs", "n_steps", "n_test",
+                "eval_starts"):
         _checks.check_int(spec[key], key, minimum=1)
     try:
         spec["dtype"] = _checks.check_dtype(spec["dtype"]).name
@@ -369,21 +372,27 @@ def _diverged(X, ref):
 
 
 def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=None, lyapunov_steps=10000,
-                   rng=0):
+                   rng=0, n_starts=8):
     """Judge a trained model against held-out data.
 
-    The model runs freely from the first test observation (``x0 = x_test[0]``) for ``transient + n_gen`` steps;
-    the first ``transient`` are discarded and the rest is compared with ``x_test``:
+    The model runs freely from the ``n_starts`` test observations ``x_test[k T // n_starts]`` (``x_test[0]`` first),
+    each time for ``transient + n_gen`` steps; the first ``transient`` are discarded and the rest is compared with
+    ``x_test``. A trained RNN can have more than one attractor, reached from different initial states; several
+    starts keep a single unlucky one from deciding the result, and the spread shows which models have that problem.
 
-    * ``D_stsp``: :func:`fastrnn.metrics.state_space_divergence` (default convention; ``D_stsp_legacy`` with
-      ``convention="legacy"``), in nats;
-    * ``D_H``: :func:`fastrnn.metrics.power_spectrum_distance` (default convention), in [0, 1];
-    * the Lyapunov spectrum of the model's free-running map (:func:`fastrnn.lyapunov.lyapunov_spectrum`,
-      ``lyapunov_steps`` steps after ``transient``): ``lyapunov_per_step`` (all exponents, per step) and
-      ``lambda_1`` (the largest, per time unit: per step / ``dt``).
+    * ``D_stsp``: median over the starts of :func:`fastrnn.metrics.state_space_divergence` (default convention;
+      ``D_stsp_legacy`` with ``convention="legacy"``), in nats; ``D_stsp_starts`` lists every start's value (None
+      where that run diverged) and ``D_stsp_worst`` is the largest (None if any run diverged);
+    * ``D_H``: median over the starts of :func:`fastrnn.metrics.power_spectrum_distance` (default convention), in
+      [0, 1], and ``D_H_starts``;
+    * the Lyapunov spectrum of the model's free-running map from ``x_test[0]``
+      (:func:`fastrnn.lyapunov.lyapunov_spectrum`, ``lyapunov_steps`` steps after ``transient``):
+      ``lyapunov_per_step`` (all exponents, per step) and ``lambda_1`` (the largest, per time unit: per step /
+      ``dt``).
 
     A free run that leaves the data's range by orders of magnitude (|x| > 1e3 in the data's units, or non-finite)
-    is reported as ``"generation_diverged": True`` with the measures absent.
+    counts as diverged (``n_diverged``) and as an infinite D_stsp in the median; when at least half the runs
+    diverge, ``"generation_diverged": True`` is reported with the measures absent.
 
     Parameters
     ----------
@@ -393,10 +402,12 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
         Time units per step.
     inputs : ndarray (T, K), optional
         Inputs aligned with ``x_test`` (models with K > 0); the free run then spans the test data (no transient
-        beyond it).
+        beyond it) and starts at ``x_test[0]`` only (``n_starts`` is ignored).
     transient, n_gen, lyapunov_steps : int
     rng : seed
         For the spectrum's initial frame and the Monte Carlo measures.
+    n_starts : int >= 1
+        Number of free runs (1: from ``x_test[0]`` only).
 
     Returns
     -------
@@ -405,27 +416,44 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
     from .lyapunov import OrbitDivergedError, lyapunov_spectrum
 
     x_test = _checks.as_float_array(x_test, "x_test", np.float64, ndim=2)
+    n_starts = _checks.check_int(n_starts, "n_starts", minimum=1)
     T = x_test.shape[0]
     out = {}
     if inputs is not None:
         transient = min(transient, T // 4)
         n_gen = T - transient
         s_gen = inputs[:T]
+        n_starts = 1
     else:
         n_gen = T if n_gen is None else n_gen
         s_gen = None
-    X, _ = model.generate(transient + n_gen, x0=x_test[0], inputs=s_gen)
-    X = np.asarray(X, dtype=np.float64)
-    if _diverged(X, x_test):
-        out["generation_diverged"] = True
-    else:
-        out["generation_diverged"] = False
+    ref = x_test if inputs is None else x_test[transient:]
+    starts = np.arange(n_starts) * T // n_starts           # x_test[k T // n_starts], k = 0 .. n_starts - 1
+    d_stsp, d_legacy, d_h = [], [], []
+    for i in starts:
+        X, _ = model.generate(transient + n_gen, x0=x_test[i], inputs=s_gen)
+        X = np.asarray(X, dtype=np.float64)
+        if _diverged(X, x_test):
+            d_stsp.append(math.inf)
+            continue
         gen = X[transient:]
-        ref = x_test if inputs is None else x_test[transient:]
-        out["D_stsp"] = float(metrics.state_space_divergence(ref, gen))
-        out["D_stsp_legacy"] = _finite_or_none(metrics.state_space_divergence(ref, gen, convention="legacy"))
+        d_stsp.append(float(metrics.state_space_divergence(ref, gen)))
+        d_legacy.append(_finite_or_none(metrics.state_space_divergence(ref, gen, convention="legacy")))
         # None where the measure is undefined (e.g. a generated series that is flat within every Welch segment)
-        out["D_H"] = _finite_or_none(metrics.power_spectrum_distance(ref, gen))
+        d_h.append(_finite_or_none(metrics.power_spectrum_distance(ref, gen)))
+    n_div = sum(1 for d in d_stsp if math.isinf(d))
+    out["n_starts"] = len(starts)
+    out["n_diverged"] = n_div
+    out["D_stsp_starts"] = [None if math.isinf(d) else d for d in d_stsp]
+    out["generation_diverged"] = 2 * n_div >= len(starts)
+    if not out["generation_diverged"]:
+        out["D_stsp"] = float(np.median(d_stsp))
+        out["D_stsp_worst"] = None if n_div else float(max(d_stsp))
+        legacy = [v for v in d_legacy if v is not None]
+        out["D_stsp_legacy"] = float(np.median(legacy)) if legacy else None
+        spectral = [v for v in d_h if v is not None]
+        out["D_H"] = float(np.median(spectral)) if spectral else None
+        out["D_H_starts"] = d_h
     if lyapunov_steps:
         s_lyap = None
         if inputs is not None:
@@ -636,7 +664,8 @@ def execute_run(spec, out_dir, data=None, inputs=None):
         "spec": spec,
         "train": train,
         "metrics": evaluate_model(model, x_test, dt=spec["dt"], inputs=s_test, transient=spec["eval_transient"],
-                                  n_gen=spec["n_gen"], lyapunov_steps=spec["lyapunov_steps"], rng=spec["seed"]),
+                                  n_gen=spec["n_gen"], lyapunov_steps=spec["lyapunov_steps"], rng=spec["seed"],
+                                  n_starts=spec["eval_starts"]),
         "host": f"{socket.gethostname()}:{os.getpid()}",
         "seconds": time.perf_counter() - t0,
     }

@@ -87,19 +87,62 @@ def test_execute_run_writes_atomically_and_is_not_repeated(tmp_path):
     m = res["metrics"]
     assert len(m["lyapunov_per_step"]) == 6
     assert m["lambda_1"] == pytest.approx(m["lyapunov_per_step"][0] / 0.01)
-    # the measures are those of the saved model's free run from the first test observation, after the transient
+    # the measures are the medians over the saved model's free runs from 8 test observations spread over the test
+    # data (the first one first), after the transient
     x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
     test = x[-TINY["n_test"]:]
-    gen, _ = fr.load(tmp_path / "runs" / (rid + ".npz")).generate(1000 + TINY["n_test"], x0=test[0])
-    assert m["D_stsp"] == metrics.state_space_divergence(test, gen[1000:]) > 0
-    d_h = metrics.power_spectrum_distance(test, gen[1000:])
-    assert m["D_H"] == (d_h if math.isfinite(d_h) else None)       # undefined (NaN) is reported as absent
+    n = TINY["n_test"]
+    assert spec["eval_starts"] == 8 and m["n_starts"] == 8 and m["n_diverged"] == 0
+    d_stsp, d_h = [], []
+    for i in (k * n // 8 for k in range(8)):
+        gen, _ = fr.load(tmp_path / "runs" / (rid + ".npz")).generate(1000 + n, x0=test[i])
+        d_stsp.append(metrics.state_space_divergence(test, gen[1000:]))
+        d = metrics.power_spectrum_distance(test, gen[1000:])
+        d_h.append(d if math.isfinite(d) else None)                # undefined (NaN) is reported as absent
+    assert m["D_stsp_starts"] == d_stsp and m["D_H_starts"] == d_h
+    assert m["D_stsp"] == np.median(d_stsp) > 0 and m["D_stsp_worst"] == max(d_stsp)
+    defined = [d for d in d_h if d is not None]
+    assert m["D_H"] == (np.median(defined) if defined else None)
     lam = lyapunov.lyapunov_spectrum(fr.load(tmp_path / "runs" / (rid + ".npz")), 500, transient=1000, x0=test[0],
                                      rng=0)
     np.testing.assert_array_equal(m["lyapunov_per_step"], lam)
     mtime = os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns
     again = sweep.execute_run(spec, tmp_path)
     assert again == on_disk and os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns == mtime
+
+
+class _StaysPut:
+    """A stand-in model whose free run stays at its initial observation (and blows up where x0[0] > ``blow``)."""
+
+    def __init__(self, blow=np.inf):
+        self.blow = blow
+
+    def generate(self, n, x0, inputs=None):
+        X = np.tile(np.asarray(x0, dtype=float), (n, 1))
+        if x0[0] > self.blow:
+            X[-1] = np.inf
+        return X, None
+
+
+def test_evaluation_medians_over_starts_spread_over_the_test_data():
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.normal(size=(800, 2)), axis=0)                # every start sees a different state
+    m = sweep.evaluate_model(_StaysPut(), x, transient=10, lyapunov_steps=0, n_starts=5)
+    per = [metrics.state_space_divergence(x, np.tile(x[k * 800 // 5], (800, 1))) for k in range(5)]
+    assert len(set(per)) > 1 and m["D_stsp_starts"] == per and m["n_starts"] == 5 and m["n_diverged"] == 0
+    assert m["D_stsp"] == np.median(per) and m["D_stsp_worst"] == max(per) and not m["generation_diverged"]
+    one = sweep.evaluate_model(_StaysPut(), x, transient=10, lyapunov_steps=0, n_starts=1)
+    assert one["D_stsp_starts"] == per[:1] and one["D_stsp"] == per[0]
+    # runs that leave the data count as infinitely far: two of five shift the median, half or more end it
+    order = np.sort(x[[k * 800 // 5 for k in range(5)], 0])
+    m = sweep.evaluate_model(_StaysPut(blow=order[2]), x, transient=10, lyapunov_steps=0, n_starts=5)
+    assert m["n_diverged"] == 2 and m["D_stsp_starts"].count(None) == 2 and not m["generation_diverged"]
+    finite = sorted(d for d in m["D_stsp_starts"] if d is not None)
+    assert m["D_stsp"] == finite[-1] and m["D_stsp_worst"] is None
+    m = sweep.evaluate_model(_StaysPut(blow=order[1]), x, transient=10, lyapunov_steps=0, n_starts=5)
+    assert m["n_diverged"] == 3 and m["generation_diverged"] and "D_stsp" not in m
+    with pytest.raises(ValueError, match="n_starts"):
+        sweep.evaluate_model(_StaysPut(), x, n_starts=0)
 
 
 def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tmp_path, monkeypatch):
