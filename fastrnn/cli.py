@@ -243,6 +243,8 @@ def _cmd_train(args):
 def _cmd_evaluate(args):
     from .sweep import evaluate_model
 
+    if args.starts < 1:
+        raise CommandError(f"--starts must be at least 1, got {args.starts}")
     model, meta = _load_model(args.model)
     if args.dt is None and meta.get("dt"):
         args.dt = meta["dt"]

@@ -121,7 +121,14 @@ def test_train_evaluate_lyapunov_on_a_csv(tmp_path, capsys, lorenz_csv):
     assert code == 0 and err == []
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert ev["dt"] == 0.01 and not ev["generation_diverged"] and ev["D_stsp"] > 0
+    assert ev["n_starts"] == 8 and ev["D_stsp"] == np.median(ev["D_stsp_starts"])
     assert len(ev["lyapunov_per_step"]) == 6 and ev["lambda_1"] == pytest.approx(ev["lyapunov_per_step"][0] / 0.01)
+    code, out, err = run(["evaluate", str(model_path), str(path), "--starts", "1", "--lyapunov-steps", "0",
+                          "--quiet"], capsys)
+    one = json.loads(out)
+    assert code == 0 and one["n_starts"] == 1 and one["D_stsp_starts"] == ev["D_stsp_starts"][:1]
+    code, _, err = run(["evaluate", str(model_path), str(path), "--starts", "0"], capsys)
+    assert code == 1 and len(err) == 1 and "--starts must be at least 1, got 0" in err[0]
     code, _, err = run(["evaluate", str(model_path), "henon"], capsys)
     assert code == 1 and len(err) == 1 and "the data have 2 columns but the model observes 3" in err[0]
 
