@@ -371,6 +371,14 @@ def _diverged(X, ref):
     return not np.all(np.isfinite(X)) or np.abs(X).max() > 1e3 * max(1.0, np.abs(ref).max())
 
 
+def _free_run(model, x0, n_steps, inputs, ref):
+    """The model's free run of ``n_steps`` from ``x0`` in float64, or None if it left the data ``ref``
+    (:func:`_diverged`)."""
+    X, _ = model.generate(n_steps, x0=x0, inputs=inputs)
+    X = np.asarray(X, dtype=np.float64)
+    return None if _diverged(X, ref) else X
+
+
 def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=None, lyapunov_steps=10000,
                    rng=0, n_starts=8):
     """Judge a trained model against held-out data.
@@ -431,9 +439,8 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
     starts = np.arange(n_starts) * T // n_starts           # x_test[k T // n_starts], k = 0 .. n_starts - 1
     d_stsp, d_legacy, d_h = [], [], []
     for i in starts:
-        X, _ = model.generate(transient + n_gen, x0=x_test[i], inputs=s_gen)
-        X = np.asarray(X, dtype=np.float64)
-        if _diverged(X, x_test):
+        X = _free_run(model, x_test[i], transient + n_gen, s_gen, x_test)
+        if X is None:
             d_stsp.append(math.inf)
             continue
         gen = X[transient:]
@@ -493,13 +500,10 @@ def _selection_score(model, x0, n_steps, inputs, ref, transient):
     the run diverges)."""
     try:
         with np.errstate(all="ignore"):
-            X, _ = model.generate(n_steps, x0=x0, inputs=inputs)
+            X = _free_run(model, x0, n_steps, inputs, ref)
     except (ValueError, FloatingPointError):
         return math.inf
-    X = np.asarray(X, dtype=np.float64)
-    if _diverged(X, ref):
-        return math.inf
-    return float(metrics.state_space_divergence(ref, X[transient:]))
+    return math.inf if X is None else float(metrics.state_space_divergence(ref, X[transient:]))
 
 
 class _Selection:
