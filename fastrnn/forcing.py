@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from . import _checks
+from . import validation
 
 
 # ------------------------------------------------------------------ alpha builders
@@ -23,12 +23,12 @@ def interval(T, tau):
     tau : int or math.inf
         Forcing interval in steps (>= 1). tau = 1 is teacher forcing; tau > T (or ``math.inf``) forces only at t = 0.
     """
-    T = _checks.check_int(T, "T", minimum=1)
+    T = validation.check_int(T, "T", minimum=1)
     a = np.zeros(T + 1)
     if tau is None or (isinstance(tau, float) and math.isinf(tau) and tau > 0):
         a[0] = 1.0
         return a
-    tau = _checks.check_int(tau, "tau", minimum=1)
+    tau = validation.check_int(tau, "tau", minimum=1)
     a[::tau] = 1.0
     return a
 
@@ -40,8 +40,8 @@ def none(T):
 
 def constant(T, alpha):
     """Generalised teacher forcing with a constant weight ``alpha`` in [0, 1] at every step; shape (T+1,)."""
-    T = _checks.check_int(T, "T", minimum=1)
-    alpha = _checks.check_float(alpha, "alpha", minimum=0.0, maximum=1.0)
+    T = validation.check_int(T, "T", minimum=1)
+    alpha = validation.check_float(alpha, "alpha", minimum=0.0, maximum=1.0)
     a = np.full(T + 1, alpha)
     a[0] = 1.0
     return a
@@ -49,18 +49,18 @@ def constant(T, alpha):
 
 def jittered(T, tau, delta, batch, rng=None):
     """Sparse forcing with a random interval per window, uniform in [tau - delta, tau + delta]; shape (batch, T+1)."""
-    tau = _checks.check_int(tau, "tau", minimum=1)
-    delta = _checks.check_int(delta, "delta", minimum=0)
+    tau = validation.check_int(tau, "tau", minimum=1)
+    delta = validation.check_int(delta, "delta", minimum=0)
     if delta >= tau:
         raise ValueError(f"delta must be < tau so intervals stay >= 1, got delta={delta}, tau={tau}")
-    rng = _checks.check_rng(rng)
-    taus = rng.integers(tau - delta, tau + delta + 1, size=_checks.check_int(batch, "batch", minimum=1))
+    rng = validation.check_rng(rng)
+    taus = rng.integers(tau - delta, tau + delta + 1, size=validation.check_int(batch, "batch", minimum=1))
     return np.stack([interval(T, int(t)) for t in taus])
 
 
 def check_alpha(alpha, T, batch, dtype=np.float64):
     """Validate forcing weights and broadcast them to a C-contiguous (batch, T+1) array of ``dtype``."""
-    a = _checks.as_float_array(alpha, "alpha", np.float64, ndim=(1, 2))
+    a = validation.as_float_array(alpha, "alpha", np.float64, ndim=(1, 2))
     if a.shape[-1] != T + 1:
         raise ValueError(f"alpha must have T+1 = {T + 1} entries along its last axis (one per observation of the "
                          f"window, alpha_0 included), got shape {a.shape}; build it with fastrnn.forcing.interval(T, tau)")
@@ -89,8 +89,8 @@ class AnnealedTau(Schedule):
     """Interval forcing whose tau grows geometrically from ``start`` to ``end`` over training (1 -> tau by default)."""
 
     def __init__(self, end, start=1):
-        self.start = _checks.check_int(start, "start", minimum=1)
-        self.end = _checks.check_int(end, "end", minimum=1)
+        self.start = validation.check_int(start, "start", minimum=1)
+        self.end = validation.check_int(end, "end", minimum=1)
 
     def tau(self, epoch, n_epochs):
         p = self._progress(epoch, n_epochs)
@@ -115,8 +115,8 @@ class AnnealedAlpha(Schedule):
     """Generalised teacher forcing with alpha moving linearly from ``start`` to ``end`` over training."""
 
     def __init__(self, start=1.0, end=0.0):
-        self.start = _checks.check_float(start, "start", minimum=0.0, maximum=1.0)
-        self.end = _checks.check_float(end, "end", minimum=0.0, maximum=1.0)
+        self.start = validation.check_float(start, "start", minimum=0.0, maximum=1.0)
+        self.end = validation.check_float(end, "end", minimum=0.0, maximum=1.0)
 
     def value(self, epoch, n_epochs):
         p = self._progress(epoch, n_epochs)

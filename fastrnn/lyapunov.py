@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from . import _native
+from . import _native, validation
 
 __all__ = ["lyapunov_spectrum", "jacobian_norms", "qr_spectrum", "OrbitDivergedError"]
 
@@ -31,22 +31,6 @@ class OrbitDivergedError(FloatingPointError):
 
 
 # ---------------------------------------------------------------------------------------------------- validation
-def _check_int(value, name, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_positive(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
-            or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
 def _check_model(model):
     for attr in ("state_dim", "_jacobians", "_initial_state"):
         if not hasattr(model, attr):
@@ -78,7 +62,7 @@ def _check_inputs(model, inputs, n_rows):
     return arr
 
 
-def _random_frame(D, k, rng):
+def random_frame(D, k, rng):
     """Q factor of a standard normal (D, k) matrix: a random orthonormal frame."""
     Q, R = np.linalg.qr(rng.standard_normal((D, k)))
     return np.ascontiguousarray(Q * np.sign(np.diag(R)))
@@ -99,9 +83,24 @@ def _check_frame(frame0, D, k):
 
 
 # ---------------------------------------------------------------------------------------------------- machinery
-class _Accumulator:
-    """The state the C core carries between chunks: frame, running sums of log|R_ii|, step count, and optionally
-    the scaled product of the R factors (for norms of Jacobian products)."""
+class QRAccumulator:
+    """Benettin's QR accumulation in the C core, fed in chunks: the frame, the running sums of log|R_ii|, the step
+    count, and optionally the scaled product of the R factors (for norms of Jacobian products).
+
+    Parameters
+    ----------
+    frame : ndarray (D, k)
+        Orthonormal initial frame (k exponents of a D-dimensional map).
+    track_product : bool
+        Also keep the product of the R factors, for :meth:`log_norm`.
+    max_interval : int
+        Most Jacobians multiplied before a re-orthonormalisation (the C core's cap).
+
+    Notes
+    -----
+    :meth:`push` takes Jacobians (n, D, D) in order along the orbit; :meth:`exponents` are per step. Used by
+    :func:`lyapunov_spectrum` and by :func:`fastrnn.systems.lyapunov_spectrum` (reference spectra).
+    """
 
     def __init__(self, frame, track_product=False, max_interval=32):
         self.frame = np.array(frame, dtype=np.float64, order="C")
@@ -239,27 +238,27 @@ def lyapunov_spectrum(model, n_steps, *, transient=1000, z0=None, x0=None, input
     sampled every dt time units correspond to ``exponents / dt`` per time unit.
     """
     D = _check_model(model)
-    n_steps = _check_int(n_steps, "n_steps", 1)
-    transient = _check_int(transient, "transient", 0)
-    chunk_size = _check_int(chunk_size, "chunk_size", 1)
-    max_interval = _check_int(max_interval, "max_interval", 1)
-    max_norm = _check_positive(max_norm, "max_norm")
+    n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
+    transient = validation.check_int(transient, "transient", minimum=0)
+    chunk_size = validation.check_int(chunk_size, "chunk_size", minimum=1)
+    max_interval = validation.check_int(max_interval, "max_interval", minimum=1)
+    max_norm = validation.check_positive(max_norm, "max_norm")
     if n_exponents is None:
         k = D if frame0 is None else int(np.shape(frame0)[-1]) if np.ndim(frame0) == 2 else D
     else:
-        k = _check_int(n_exponents, "n_exponents", 1)
+        k = validation.check_int(n_exponents, "n_exponents", minimum=1)
     if k > D:
         raise ValueError(f"n_exponents must be <= the state dimension {D}, got {k}")
     if history_every is None:
         history_every = max(1, n_steps // 200)
-    history_every = _check_int(history_every, "history_every", 1)
+    history_every = validation.check_int(history_every, "history_every", minimum=1)
     inputs = _check_inputs(model, inputs, transient + n_steps)
     rng = np.random.default_rng(rng)
 
     state = np.array(model._initial_state(x0=x0, z0=z0, rng=rng), dtype=np.float64)
-    frame = _random_frame(D, k, rng) if frame0 is None else _check_frame(frame0, D, k)
+    frame = random_frame(D, k, rng) if frame0 is None else _check_frame(frame0, D, k)
     _check_states(state[None, :], 0, max_norm)
-    acc = _Accumulator(frame, max_interval=max_interval)
+    acc = QRAccumulator(frame, max_interval=max_interval)
     # The frame turns during the transient too (sums discarded): it is aligned with the Lyapunov vectors when the
     # averaging starts, which removes the O(1/n_steps) bias of a random initial frame.
     for _, J, state in _stream(model, state, transient, inputs, 0, chunk_size, max_norm):
@@ -327,12 +326,12 @@ def jacobian_norms(model, n_steps_or_trajectory, lags=None, *, transient=1000, z
         The free orbit diverged (orbit mode).
     """
     D = _check_model(model)
-    chunk_size = _check_int(chunk_size, "chunk_size", 1)
-    max_norm = _check_positive(max_norm, "max_norm")
+    chunk_size = validation.check_int(chunk_size, "chunk_size", minimum=1)
+    max_norm = validation.check_positive(max_norm, "max_norm")
     traj = None
     if isinstance(n_steps_or_trajectory, numbers.Integral) and not isinstance(n_steps_or_trajectory, bool):
-        n = _check_int(n_steps_or_trajectory, "n_steps_or_trajectory", 1)
-        transient = _check_int(transient, "transient", 0)
+        n = validation.check_int(n_steps_or_trajectory, "n_steps_or_trajectory", minimum=1)
+        transient = validation.check_int(transient, "transient", minimum=0)
     else:
         traj = np.asarray(n_steps_or_trajectory)
         if traj.dtype.kind not in "fiu":
@@ -358,7 +357,7 @@ def jacobian_norms(model, n_steps_or_trajectory, lags=None, *, transient=1000, z
     n_used = int(lags[-1])
     inputs = _check_inputs(model, inputs, transient + n_used)
 
-    acc = _Accumulator(np.eye(D), track_product=True, max_interval=32)
+    acc = QRAccumulator(np.eye(D), track_product=True, max_interval=32)
     out = np.empty(lags.size)
     want = {int(L): i for i, L in enumerate(lags)}
     if traj is None:
@@ -410,7 +409,7 @@ def qr_spectrum(jacobians, *, n_exponents=None, frame0=None, rng=None, return_hi
     steps, history : ndarray
         Only with ``return_history``: cumulative step counts after each chunk and the running estimates there.
     """
-    max_interval = _check_int(max_interval, "max_interval", 1)
+    max_interval = validation.check_int(max_interval, "max_interval", minimum=1)
     chunks = [jacobians] if isinstance(jacobians, np.ndarray) else jacobians
     acc = None
     steps, history = [], []
@@ -423,11 +422,11 @@ def qr_spectrum(jacobians, *, n_exponents=None, frame0=None, rng=None, return_hi
             raise ValueError(f"jacobians must have shape (n, D, D) with the same D in every chunk, got {J.shape}")
         if acc is None:
             D = J.shape[1]
-            k = D if n_exponents is None else _check_int(n_exponents, "n_exponents", 1)
+            k = D if n_exponents is None else validation.check_int(n_exponents, "n_exponents", minimum=1)
             if k > D:
                 raise ValueError(f"n_exponents must be <= D = {D}, got {k}")
-            frame = _random_frame(D, k, np.random.default_rng(rng)) if frame0 is None else _check_frame(frame0, D, k)
-            acc = _Accumulator(frame, max_interval=max_interval)
+            frame = random_frame(D, k, np.random.default_rng(rng)) if frame0 is None else _check_frame(frame0, D, k)
+            acc = QRAccumulator(frame, max_interval=max_interval)
         acc.push(J)
         if return_history and acc.n:
             steps.append(acc.n)

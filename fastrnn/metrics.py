@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.ndimage import gaussian_filter1d
 
-from ._checks import as_float_array, check_float, check_int, check_rng
+from .validation import as_float_array, check_float, check_int, check_rng
 
 __all__ = ["state_space_divergence", "power_spectrum_distance", "prediction_error"]
 

@@ -10,7 +10,7 @@ import tempfile
 
 import numpy as np
 
-from . import _checks
+from . import validation
 from .kernels import gru as _k_gru
 from .kernels import lstm as _k_lstm
 from .kernels import plrnn as _k_plrnn
@@ -32,11 +32,11 @@ class RNNModel:
     _kernels = None
 
     def __init__(self, n_latent, n_obs, n_inputs=0, *, dtype=np.float64, rng=None):
-        self.n_latent = _checks.check_int(n_latent, "n_latent", minimum=1)
-        self.n_obs = _checks.check_int(n_obs, "n_obs", minimum=1)
-        self.n_inputs = _checks.check_int(n_inputs, "n_inputs", minimum=0)
-        self.dtype = _checks.check_dtype(dtype)
-        rng = _checks.check_rng(rng)
+        self.n_latent = validation.check_int(n_latent, "n_latent", minimum=1)
+        self.n_obs = validation.check_int(n_obs, "n_obs", minimum=1)
+        self.n_inputs = validation.check_int(n_inputs, "n_inputs", minimum=0)
+        self.dtype = validation.check_dtype(dtype)
+        rng = validation.check_rng(rng)
         self._p = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in self._init_params(rng).items()}
         if self.n_inputs == 0:
             self._p.pop(self._input_param, None)
@@ -74,7 +74,7 @@ class RNNModel:
     def astype(self, dtype):
         """A copy with parameters converted to ``dtype`` (float32 or float64)."""
         new = self.copy()
-        new.dtype = _checks.check_dtype(dtype)
+        new.dtype = validation.check_dtype(dtype)
         new._p = {k: v.astype(new.dtype) for k, v in self._p.items()}
         new._empty_in = self._empty_in.astype(new.dtype)
         return new
@@ -84,7 +84,7 @@ class RNNModel:
         for name, value in arrays.items():
             if name not in self._p:
                 raise KeyError(f"{self.kind} has no parameter {name!r}; its parameters are {self.param_names}")
-            arr = _checks.as_float_array(value, name, self.dtype)
+            arr = validation.as_float_array(value, name, self.dtype)
             if arr.shape != self._p[name].shape:
                 raise ValueError(f"{name} must have shape {self._p[name].shape}, got {arr.shape}")
             self._p[name][...] = arr
@@ -102,7 +102,7 @@ class RNNModel:
             return np.zeros((n_rows, 0), dtype=self.dtype)
         if inputs is None:
             raise ValueError(f"the model has n_inputs={self.n_inputs}: pass {name} of shape ({n_rows}, {self.n_inputs})")
-        s = _checks.as_float_array(inputs, name, self.dtype, ndim=2)
+        s = validation.as_float_array(inputs, name, self.dtype, ndim=2)
         if s.shape != (n_rows, self.n_inputs):
             raise ValueError(f"{name} must have shape ({n_rows}, {self.n_inputs}), got {s.shape}")
         return s
@@ -112,16 +112,16 @@ class RNNModel:
         if x0 is not None and z0 is not None:
             raise ValueError("pass either x0 (an observation) or z0 (a latent state), not both")
         if z0 is not None:
-            z = _checks.as_float_array(z0, "z0", np.float64, ndim=1)
+            z = validation.as_float_array(z0, "z0", np.float64, ndim=1)
             if z.shape != (self.state_dim,):
                 raise ValueError(f"z0 must have shape ({self.state_dim},), got {z.shape}")
             return z
         if x0 is not None:
-            x = _checks.as_float_array(x0, "x0", np.float64, ndim=1)
+            x = validation.as_float_array(x0, "x0", np.float64, ndim=1)
             if x.shape != (self.n_obs,):
                 raise ValueError(f"x0 must have shape ({self.n_obs},), got {x.shape}")
             return self._state_from_latent(np.linalg.pinv(self._p["B"].astype(np.float64)) @ x)
-        return self._state_from_latent(_checks.check_rng(rng).standard_normal(self.n_latent))
+        return self._state_from_latent(validation.check_rng(rng).standard_normal(self.n_latent))
 
     def _state_from_latent(self, z):
         return z
@@ -158,7 +158,7 @@ class RNNModel:
         Z : ndarray (n_steps, M)
             Latent states (for the LSTM, h).
         """
-        n_steps = _checks.check_int(n_steps, "n_steps", minimum=1)
+        n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
         S = self._check_inputs_series(inputs, n_steps)
         state = self._initial_state(x0, z0, rng)
         Z = self._readout_state(self._run(state, np.ascontiguousarray(S[1:])))
@@ -169,7 +169,7 @@ class RNNModel:
 
         ``inputs`` (n_steps, K): inputs[k] drives the step z_k -> z_{k+1}.
         """
-        n_steps = _checks.check_int(n_steps, "n_steps", minimum=1)
+        n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
         S = self._check_inputs_series(inputs, n_steps)
         D = self.state_dim
         J = np.empty((n_steps, D, D), dtype=self.dtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import _checks
+from . import validation
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -45,13 +45,13 @@ class Adam:
         if not isinstance(params, dict) or not params:
             raise TypeError("params must be a non-empty dict of name -> ndarray, e.g. model.params")
         self.params = params
-        self.lr = _checks.check_float(lr, "lr", minimum=0.0, strict_min=True)
+        self.lr = validation.check_float(lr, "lr", minimum=0.0, strict_min=True)
         b1, b2 = betas
-        self.beta1 = _checks.check_float(b1, "betas[0]", minimum=0.0, maximum=1.0)
-        self.beta2 = _checks.check_float(b2, "betas[1]", minimum=0.0, maximum=1.0)
+        self.beta1 = validation.check_float(b1, "betas[0]", minimum=0.0, maximum=1.0)
+        self.beta2 = validation.check_float(b2, "betas[1]", minimum=0.0, maximum=1.0)
         if self.beta1 >= 1.0 or self.beta2 >= 1.0:
             raise ValueError(f"betas must be < 1, got {betas}")
-        self.eps = _checks.check_float(eps, "eps", minimum=0.0)
+        self.eps = validation.check_float(eps, "eps", minimum=0.0)
         self.t = 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _checks, forcing, metrics, systems, timeseries
+from . import validation, forcing, metrics, systems, timeseries
 from .checkpoint import atomic_write
 from .models import MODELS
 
@@ -146,7 +146,7 @@ def system_series(name, n_steps, *, dt=None, rng=0):
     gen, dt0, has_inputs = SYSTEMS[key]
     kwargs = {"standardize": True, "rng": rng}
     if key not in _MAPS:
-        kwargs["dt"] = dt0 if dt is None else _checks.check_float(dt, "dt", minimum=0.0, strict_min=True)
+        kwargs["dt"] = dt0 if dt is None else validation.check_float(dt, "dt", minimum=0.0, strict_min=True)
     out = gen(n_steps, **kwargs)
     if has_inputs:
         x, s = out
@@ -170,8 +170,8 @@ class WarmupTau(forcing.Schedule):
     """
 
     def __init__(self, tau, fraction=0.25):
-        self.tau = _checks.check_int(tau, "tau", minimum=1)
-        self.fraction = _checks.check_float(fraction, "fraction", minimum=0.0, maximum=1.0)
+        self.tau = validation.check_int(tau, "tau", minimum=1)
+        self.fraction = validation.check_float(fraction, "fraction", minimum=0.0, maximum=1.0)
         if self.fraction >= 1.0:
             raise ValueError(f"fraction must be < 1 so that training ends at tau, got {fraction}")
 
@@ -199,7 +199,7 @@ def parse_forcing(value) -> dict:
     if isinstance(value, dict):
         return parse_forcing(forcing_label(value))
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return {"kind": "tau", "tau": _checks.check_int(int(value), "tau", minimum=1)}
+        return {"kind": "tau", "tau": validation.check_int(int(value), "tau", minimum=1)}
     if isinstance(value, float):
         if math.isinf(value) and value > 0:
             return {"kind": "none"}
@@ -230,7 +230,7 @@ def parse_forcing(value) -> dict:
             return {"kind": "jittered", "tau": tau, "delta": delta}
         if parts[0] == "alpha" and len(parts) in (2, 3):
             if len(parts) == 2:
-                a = _checks.check_float(float(parts[1]), "alpha", minimum=0.0, maximum=1.0)
+                a = validation.check_float(float(parts[1]), "alpha", minimum=0.0, maximum=1.0)
                 return {"kind": "alpha", "alpha": a}
             sched = forcing.AnnealedAlpha(float(parts[1]), float(parts[2]))
             return {"kind": "annealed_alpha", "start": sched.start, "end": sched.end}
@@ -323,20 +323,20 @@ def make_spec(*, data="lorenz", model="PLRNN", forcing_option=None, baseline=Non
     spec.update({
         "version": _SPEC_VERSION,
         "data": str(data),
-        "dt": 1.0 if dt is None else _checks.check_float(dt, "dt", minimum=0.0, strict_min=True),
+        "dt": 1.0 if dt is None else validation.check_float(dt, "dt", minimum=0.0, strict_min=True),
         "model": model_kind(model),
         "forcing": parse_forcing("none" if baseline is not None else forcing_option),
         "baseline": baseline,
-        "seed": _checks.check_int(seed, "seed", minimum=0),
+        "seed": validation.check_int(seed, "seed", minimum=0),
     })
     for key in ("n_latent", "seq_len", "batch_size", "batches_per_epoch", "n_epochs", "n_steps", "n_test",
                 "eval_starts"):
-        _checks.check_int(spec[key], key, minimum=1)
+        validation.check_int(spec[key], key, minimum=1)
     try:
-        spec["dtype"] = _checks.check_dtype(spec["dtype"]).name
+        spec["dtype"] = validation.check_dtype(spec["dtype"]).name
     except TypeError as exc:
         raise ValueError(f"dtype: {exc}") from None
-    _checks.check_float(spec["lr"], "lr", minimum=0.0, strict_min=True)
+    validation.check_float(spec["lr"], "lr", minimum=0.0, strict_min=True)
     return spec
 
 
@@ -423,8 +423,8 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
     """
     from .lyapunov import OrbitDivergedError, lyapunov_spectrum
 
-    x_test = _checks.as_float_array(x_test, "x_test", np.float64, ndim=2)
-    n_starts = _checks.check_int(n_starts, "n_starts", minimum=1)
+    x_test = validation.as_float_array(x_test, "x_test", np.float64, ndim=2)
+    n_starts = validation.check_int(n_starts, "n_starts", minimum=1)
     T = x_test.shape[0]
     out = {}
     if inputs is not None:
@@ -894,16 +894,16 @@ def run_sweep(out_dir, *, data="lorenz", models=("PLRNN", "LSTM"), taus=(5, 10, 
     if isinstance(data, str):
         label = data
     else:
-        arr = _checks.as_float_array(data, "data", np.float64, ndim=(1, 2))
+        arr = validation.as_float_array(data, "data", np.float64, ndim=(1, 2))
         arr = arr[:, None] if arr.ndim == 1 else arr
         label = "array"
         if inputs is not None:
-            inputs = _checks.as_float_array(inputs, "inputs", np.float64, ndim=2)
+            inputs = validation.as_float_array(inputs, "inputs", np.float64, ndim=2)
             if inputs.shape[0] != arr.shape[0]:
                 raise ValueError(f"inputs has {inputs.shape[0]} rows but data has {arr.shape[0]}; align them")
     models = [model_kind(m) for m in models]
     options = [parse_forcing(t) for t in taus]
-    seeds = [_checks.check_int(s, "seed", minimum=0) for s in seeds]
+    seeds = [validation.check_int(s, "seed", minimum=0) for s in seeds]
     for b in baselines:
         if b not in BASELINES:
             raise ValueError(f"unknown baseline {b!r}; choose one of {', '.join(BASELINES)}")
@@ -921,7 +921,7 @@ def run_sweep(out_dir, *, data="lorenz", models=("PLRNN", "LSTM"), taus=(5, 10, 
     if tau_pred == "auto":
         tau_pred = _auto_tau_pred(specs[0], arr)
     elif tau_pred is not None:
-        tau_pred = _checks.check_float(tau_pred, "tau_pred", minimum=0.0, strict_min=True)
+        tau_pred = validation.check_float(tau_pred, "tau_pred", minimum=0.0, strict_min=True)
     results, skipped, executed, failed = run_specs(specs, out_dir, data=arr, inputs=inputs, scheduler=scheduler,
                                                    n_workers=n_workers, progress=progress, desc="sweep")
     done = [r for r in results if r is not None]

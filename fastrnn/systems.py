@@ -1177,7 +1177,7 @@ def lyapunov_spectrum(system, n_steps, *, dt=None, substeps=None, x0=None, trans
     >>> bool(abs(lam.sum() - np.log(0.3)) < 1e-10)
     True
     """
-    from .lyapunov import _Accumulator, _random_frame
+    from .lyapunov import QRAccumulator, random_frame
 
     if not isinstance(system, str) or system.lower() not in _REF_DIM:
         raise ValueError(f"system must be one of {sorted(_REF_DIM)}, got {system!r}")
@@ -1214,7 +1214,7 @@ def lyapunov_spectrum(system, n_steps, *, dt=None, substeps=None, x0=None, trans
 
     frame_transient = _check_int("frame_transient", frame_transient, 0)
     unit = dt if flow else 1.0
-    acc = _Accumulator(_random_frame(D, D, rng))
+    acc = QRAccumulator(random_frame(D, D, rng))
     J = np.empty((min(chunk_size, max(n_steps, frame_transient)), D, D))
     total = frame_transient + n_steps
     done = 0

@@ -42,7 +42,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.spatial import cKDTree
 
-from ._checks import as_float_array, check_float, check_int
+from .validation import as_float_array, check_float, check_int
 
 __all__ = [
     "delay_embed",

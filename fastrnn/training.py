@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _checks, forcing
+from . import forcing
+from . import validation
 from . import checkpoint as _ckpt
 from .models import RNNModel
 from .optim import Adam
@@ -31,7 +32,7 @@ def _check_model(model):
 
 
 def _check_windows(model, X, inputs):
-    X = _checks.as_float_array(X, "X", model.dtype, ndim=(2, 3))
+    X = validation.as_float_array(X, "X", model.dtype, ndim=(2, 3))
     if X.ndim == 2:
         X = X[None]
     nb, T1, N = X.shape
@@ -51,7 +52,7 @@ def _check_windows(model, X, inputs):
     else:
         if inputs is None:
             raise ValueError(f"the model has n_inputs={K}: pass inputs of shape ({nb}, {T1}, {K}) aligned with X")
-        S = _checks.as_float_array(inputs, "inputs", model.dtype, ndim=(2, 3))
+        S = validation.as_float_array(inputs, "inputs", model.dtype, ndim=(2, 3))
         if S.ndim == 2:
             S = S[None]
         if S.shape != (nb, T1, K):
@@ -160,7 +161,7 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     Xc, S = _check_windows(model, X, inputs)
     nb, T1, _ = Xc.shape
     a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
-    ridge = _checks.check_float(ridge, "ridge", minimum=0.0)
+    ridge = validation.check_float(ridge, "ridge", minimum=0.0)
     mask = _check_mask(model, unit_mask)
     if _check_initial_state(initial_state):
         Xc = Xc.copy()
@@ -191,7 +192,7 @@ def _as_series_list(data, name, dtype, n_cols=None):
     out = []
     for i, x in enumerate(seq):
         label = name if len(seq) == 1 else f"{name}[{i}]"
-        arr = _checks.as_float_array(x, label, dtype, ndim=(1, 2))
+        arr = validation.as_float_array(x, label, dtype, ndim=(1, 2))
         if arr.ndim == 1:
             arr = arr[:, None]
         if n_cols is not None and arr.shape[1] != n_cols:
@@ -304,16 +305,16 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     if len(given) != 1:
         raise ValueError(f"pass exactly one of tau=, alpha= or schedule= (got {given or 'none'}); for no forcing "
                          f"use tau=math.inf")
-    T = _checks.check_int(seq_len, "seq_len", minimum=1)
-    batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
-    batches_per_epoch = _checks.check_int(batches_per_epoch, "batches_per_epoch", minimum=1)
-    n_epochs = _checks.check_int(n_epochs, "n_epochs", minimum=1)
-    ridge = _checks.check_float(ridge, "ridge", minimum=0.0)
+    T = validation.check_int(seq_len, "seq_len", minimum=1)
+    batch_size = validation.check_int(batch_size, "batch_size", minimum=1)
+    batches_per_epoch = validation.check_int(batches_per_epoch, "batches_per_epoch", minimum=1)
+    n_epochs = validation.check_int(n_epochs, "n_epochs", minimum=1)
+    ridge = validation.check_float(ridge, "ridge", minimum=0.0)
     if clip is not None:
-        clip = _checks.check_float(clip, "clip", minimum=0.0, strict_min=True)
+        clip = validation.check_float(clip, "clip", minimum=0.0, strict_min=True)
     if schedule is not None and not isinstance(schedule, forcing.Schedule):
         raise TypeError("schedule must be a fastrnn.forcing.Schedule (AnnealedTau, JitteredTau, AnnealedAlpha)")
-    rng = _checks.check_rng(rng)
+    rng = validation.check_rng(rng)
     series = _as_series_list(data, "data", model.dtype, model.n_obs)
     if model.n_inputs:
         if inputs is None:
@@ -333,7 +334,7 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         raise ValueError("initial_state='zero' (windowing) runs on device='cpu' only; use device='cpu'")
     if checkpoint is not None:
         checkpoint = os.fspath(checkpoint)
-        checkpoint_every = _checks.check_int(checkpoint_every, "checkpoint_every", minimum=1)
+        checkpoint_every = validation.check_int(checkpoint_every, "checkpoint_every", minimum=1)
     on_device = gpu.upload_series(series, ins) if gpu is not None else None
     fixed_alpha = None
     if tau is not None:
