@@ -83,7 +83,7 @@ def _reference(rhs, x0, t_end, dt):
 
 def test_lorenz_rk4_matches_solve_ivp_and_is_fourth_order():
     x0 = np.array([1.0, 2.0, 20.0])
-    ref = _reference(lambda t, u: S._lorenz_rhs(u, 10.0, 28.0, SB), x0, 1.0, 0.01)
+    ref = _reference(lambda t, u: S.fields.lorenz_rhs(u, 10.0, 28.0, SB), x0, 1.0, 0.01)
     err = {s: np.abs(S.lorenz(101, x0=x0, transient=0, substeps=s) - ref).max() for s in (1, 2, 4)}
     # default substeps=5 (h = 0.002): far below any useful tolerance over one time unit
     assert np.abs(S.lorenz(101, x0=x0, transient=0) - ref).max() < 1e-6
@@ -94,12 +94,12 @@ def test_lorenz_rk4_matches_solve_ivp_and_is_fourth_order():
 
 def test_rossler_and_duffing_match_solve_ivp():
     x0 = np.array([1.0, 2.0, 0.5])
-    ref = _reference(lambda t, u: S._rossler_rhs(u, 0.2, 0.2, 5.7), x0, 10.0, 0.05)
+    ref = _reference(lambda t, u: S.fields.rossler_rhs(u, 0.2, 0.2, 5.7), x0, 10.0, 0.05)
     assert np.abs(S.rossler(201, x0=x0, transient=0) - ref).max() < 1e-6
     # Duffing with non-default parameters, explicit time dependence of the drive
     p = dict(delta=0.25, alpha=-1.0, beta=1.0, gamma=0.4, omega=1.1)
     x0 = np.array([0.5, 0.1])
-    ref = _reference(lambda t, u: S._duffing_rhs(u, t, *p.values()), x0, 10.0, 0.05)
+    ref = _reference(lambda t, u: S.fields.duffing_rhs(u, t, *p.values()), x0, 10.0, 0.05)
     x, _ = S.duffing(201, x0=x0, transient=0, **p)
     assert np.abs(x - ref).max() < 1e-7
 
@@ -118,7 +118,7 @@ def test_lorenz_100k_steps_and_attractor_statistics():
     assert np.abs(X[:, 0]).max() < 21 and np.abs(X[:, 1]).max() < 29
     assert 0 < X[:, 2].min() and X[:, 2].max() < 50
     # sum of Lyapunov exponents = divergence of the field = -(sigma + 1 + beta), trace of Jacobian
-    assert np.trace(S._lorenz_jac(X[123], 10.0, 28.0, SB)) == pytest.approx(-(10 + 1 + SB), abs=1e-12)
+    assert np.trace(S.fields.lorenz_jac(X[123], 10.0, 28.0, SB)) == pytest.approx(-(10 + 1 + SB), abs=1e-12)
 
 
 def test_duffing_drive_column():
@@ -207,14 +207,14 @@ def test_mackey_glass_step_must_not_exceed_tau():
 def test_henon_follows_map_exactly():
     a, b = 1.4, 0.3
     X = S.henon(5000, rng=2)
-    nxt = np.array([S._henon_map(X[k], a, b) for k in range(len(X) - 1)])
+    nxt = np.array([S.fields.henon_map(X[k], a, b) for k in range(len(X) - 1)])
     np.testing.assert_array_equal(X[1:], nxt)
     np.testing.assert_allclose(X[1:, 0], 1 - a * X[:-1, 0] ** 2 + X[:-1, 1], rtol=0, atol=1e-15)
     np.testing.assert_allclose(X[1:, 1], b * X[:-1, 0], rtol=0, atol=1e-15)
     # the Hénon attractor: x in about [-1.285, 1.273]
     assert -1.3 < X[:, 0].min() < -1.2 and 1.2 < X[:, 0].max() < 1.3
     # sum of the exponents = log|det J| = log b at every point
-    assert np.log(abs(np.linalg.det(S._henon_jac(X[7], a, b)))) == pytest.approx(np.log(0.3), abs=1e-14)
+    assert np.log(abs(np.linalg.det(S.fields.henon_jac(X[7], a, b)))) == pytest.approx(np.log(0.3), abs=1e-14)
 
 
 def test_logistic_follows_map_and_invariant_density():
@@ -226,7 +226,7 @@ def test_logistic_follows_map_and_invariant_density():
     cdf = 2 / np.pi * np.arcsin(np.sqrt(xs))
     assert np.abs(cdf - np.arange(1, len(xs) + 1) / len(xs)).max() < 0.01
     # Lyapunov exponent ln 2 from the Jacobian along the orbit
-    lam = np.mean([np.log(abs(S._logistic_jac(np.array([v]), 4.0)[0, 0])) for v in X[:20000]])
+    lam = np.mean([np.log(abs(S.fields.logistic_jac(np.array([v]), 4.0)[0, 0])) for v in X[:20000]])
     assert lam == pytest.approx(math.log(2), abs=0.03)
     # a periodic window: r = 3.2 gives the period-2 orbit, not flagged as degenerate
     Y = S.logistic(100, r=3.2, rng=0)[:, 0]
@@ -243,12 +243,12 @@ def test_logistic_degenerate_x0_raises(x0):
 
 def test_logistic_default_restarts_degenerate_orbit(monkeypatch):
     draws = iter([0.5, 0.75, 0.3])
-    monkeypatch.setattr(S, "_draw_logistic_x0", lambda rng: next(draws))
+    monkeypatch.setattr(S.generators, "draw_logistic_x0", lambda rng: next(draws))
     X = S.logistic(50, transient=0, rng=0)[:, 0]
     assert X[0] == 0.3  # the first two (degenerate) starts were discarded
     np.testing.assert_array_equal(X[1:], 4.0 * X[:-1] * (1.0 - X[:-1]))
     # always degenerate: a clear error after the maximum number of attempts
-    monkeypatch.setattr(S, "_draw_logistic_x0", lambda rng: 0.5)
+    monkeypatch.setattr(S.generators, "draw_logistic_x0", lambda rng: 0.5)
     with pytest.raises(ValueError, match="degenerate"):
         S.logistic(50, rng=0)
 
@@ -279,23 +279,23 @@ def test_jacobians_match_finite_differences(case):
         if case == "lorenz":
             p = (10.0, 28.0, SB)
             u = rng.normal([0, 0, 25], 8.0)
-            f, J = (lambda v: S._lorenz_rhs(v, *p)), S._lorenz_jac(u, *p)
+            f, J = (lambda v: S.fields.lorenz_rhs(v, *p)), S.fields.lorenz_jac(u, *p)
         elif case == "rossler":
             p = (0.2, 0.2, 5.7)
             u = rng.normal(0, 5.0, 3)
-            f, J = (lambda v: S._rossler_rhs(v, *p)), S._rossler_jac(u, *p)
+            f, J = (lambda v: S.fields.rossler_rhs(v, *p)), S.fields.rossler_jac(u, *p)
         elif case == "duffing":
             p = (0.3, -1.0, 1.0, 0.5, 1.2)
             u, t = rng.normal(0, 1.0, 2), rng.uniform(0, 10)
-            f, J = (lambda v: S._duffing_rhs(v, t, *p)), S._duffing_jac(u, t, *p)
+            f, J = (lambda v: S.fields.duffing_rhs(v, t, *p)), S.fields.duffing_jac(u, t, *p)
         elif case == "henon":
             p = (1.4, 0.3)
             u = rng.uniform(-1, 1, 2)
-            f, J = (lambda v: S._henon_map(v, *p)), S._henon_jac(u, *p)
+            f, J = (lambda v: S.fields.henon_map(v, *p)), S.fields.henon_jac(u, *p)
         else:
             p = (3.9,)
             u = rng.uniform(0, 1, 1)
-            f, J = (lambda v: S._logistic_map(v, *p)), S._logistic_jac(u, *p)
+            f, J = (lambda v: S.fields.logistic_map(v, *p)), S.fields.logistic_jac(u, *p)
         np.testing.assert_allclose(J, _fd_jac(f, u), rtol=1e-7, atol=1e-6)
 
 

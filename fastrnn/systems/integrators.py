@@ -1,0 +1,195 @@
+"""Orbit integrators of the benchmark systems: Numba kernels that the generators call.
+
+Fixed-step classical RK4 for the flows (Lorenz and Rössler through one 3-D kernel, :func:`flow3_orbit`, the forced
+Duffing oscillator with its explicit time), RK4 with a ring-buffer history and cubic Hermite interpolation of the
+delayed values for the Mackey-Glass delay equation, and plain iteration with degeneracy checks for the maps. Each
+kernel computes ``n_skip`` discarded then ``n_out`` stored samples; the vector fields come from
+:mod:`fastrnn.systems.fields`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .fields import LORENZ, duffing_f, henon_f, logistic_f, lorenz_f, mackey_glass_f, rossler_f
+
+__all__ = ["flow3_f", "flow3_orbit", "duffing_orbit", "mackey_glass_delayed", "mackey_glass_orbit", "henon_orbit",
+           "logistic_orbit"]
+
+
+@njit(cache=True, inline="always")
+def flow3_f(system, x, y, z, p0, p1, p2):
+    """Vector field of the autonomous 3-D flow ``system`` (LORENZ or ROSSLER) with its three parameters."""
+    if system == LORENZ:
+        return lorenz_f(x, y, z, p0, p1, p2)
+    return rossler_f(x, y, z, p0, p1, p2)
+
+
+@njit(cache=True)
+def flow3_orbit(system, x0, n_out, n_skip, dt, substeps, p0, p1, p2):
+    """RK4 orbit of an autonomous 3-D flow (Lorenz or Rössler): ``n_skip`` discarded then ``n_out`` stored samples."""
+    out = np.empty((n_out, 3))
+    h = dt / substeps
+    hh = 0.5 * h
+    x, y, z = x0[0], x0[1], x0[2]
+    for k in range(n_skip + n_out):
+        if k >= n_skip:
+            out[k - n_skip, 0] = x
+            out[k - n_skip, 1] = y
+            out[k - n_skip, 2] = z
+        if k == n_skip + n_out - 1:
+            break
+        for _ in range(substeps):
+            a1, b1, c1 = flow3_f(system, x, y, z, p0, p1, p2)
+            a2, b2, c2 = flow3_f(system, x + hh * a1, y + hh * b1, z + hh * c1, p0, p1, p2)
+            a3, b3, c3 = flow3_f(system, x + hh * a2, y + hh * b2, z + hh * c2, p0, p1, p2)
+            a4, b4, c4 = flow3_f(system, x + h * a3, y + h * b3, z + h * c3, p0, p1, p2)
+            x += h / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
+            y += h / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4)
+            z += h / 6.0 * (c1 + 2.0 * c2 + 2.0 * c3 + c4)
+    return out
+
+
+@njit(cache=True)
+def duffing_orbit(x0, n_out, n_skip, dt, substeps, delta, alpha, beta, gamma, omega):
+    """RK4 orbit of the forced Duffing flow starting at t = 0.
+
+    Sample ``k`` (before discarding) is at time ``k * dt``; substep ``j`` of
+    sample ``k`` starts at ``k * dt + j * h`` (no accumulated time drift).
+    """
+    out = np.empty((n_out, 2))
+    h = dt / substeps
+    hh = 0.5 * h
+    x, v = x0[0], x0[1]
+    for k in range(n_skip + n_out):
+        if k >= n_skip:
+            out[k - n_skip, 0] = x
+            out[k - n_skip, 1] = v
+        if k == n_skip + n_out - 1:
+            break
+        for j in range(substeps):
+            t = k * dt + j * h
+            a1, b1 = duffing_f(x, v, t, delta, alpha, beta, gamma, omega)
+            a2, b2 = duffing_f(x + hh * a1, v + hh * b1, t + hh, delta, alpha, beta, gamma, omega)
+            a3, b3 = duffing_f(x + hh * a2, v + hh * b2, t + hh, delta, alpha, beta, gamma, omega)
+            a4, b4 = duffing_f(x + h * a3, v + h * b3, t + h, delta, alpha, beta, gamma, omega)
+            x += h / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
+            v += h / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4)
+    return out
+
+
+@njit(cache=True)
+def mackey_glass_delayed(xs, ds, size, x0, h, j, frac):
+    """Solution at fractional grid position ``j + frac`` (0 <= frac < 1) from the ring buffer.
+
+    Grid point ``i`` (time ``i h``) lives at ``xs[i % size]`` with derivative
+    ``ds[i % size]``.  Positions before 0 are the constant initial history
+    ``x0``.  Between grid points: cubic Hermite interpolation (error O(h**4)).
+    """
+    if j < 0:
+        return x0
+    if frac == 0.0:
+        return xs[j % size]
+    i0 = j % size
+    i1 = (j + 1) % size
+    t = frac
+    t2 = t * t
+    t3 = t2 * t
+    return ((2.0 * t3 - 3.0 * t2 + 1.0) * xs[i0] + (t3 - 2.0 * t2 + t) * h * ds[i0]
+            + (-2.0 * t3 + 3.0 * t2) * xs[i1] + (t3 - t2) * h * ds[i1])
+
+
+@njit(cache=True)
+def mackey_glass_orbit(x0, n_out, n_skip, substeps, h, m, q, beta, gamma, n):
+    """RK4 orbit of the Mackey-Glass DDE on the grid ``t_i = i h``.
+
+    The delay is ``tau = (m + q) h`` with integer ``m >= 1`` and ``0 <= q < 1``.
+    A stage at grid position ``i + c`` (c = 0, 1/2, 1) needs the solution at
+    ``i + c - m - q``, which is at most ``i``, so it is always known.  Every
+    ``substeps`` grid steps a sample is stored.
+    """
+    size = m + 3  # holds grid points i - m - 1 .. i + 1
+    xs = np.empty(size)
+    ds = np.empty(size)
+    out = np.empty(n_out)
+    # offsets of the delayed positions for c = 0, 1/2, 1 relative to i - m
+    f0 = math.floor(0.0 - q)
+    f5 = math.floor(0.5 - q)
+    f1 = math.floor(1.0 - q)
+    r0 = (0.0 - q) - f0
+    r5 = (0.5 - q) - f5
+    r1 = (1.0 - q) - f1
+    f0i = int(f0)
+    f5i = int(f5)
+    f1i = int(f1)
+    x = x0
+    xs[0] = x
+    xd = mackey_glass_delayed(xs, ds, size, x0, h, -m + f0i, r0)
+    ds[0] = mackey_glass_f(x, xd, beta, gamma, n)
+    total = (n_skip + n_out - 1) * substeps
+    for i in range(total + 1):
+        if i % substeps == 0:
+            k = i // substeps
+            if k >= n_skip:
+                out[k - n_skip] = x
+        if i == total:
+            break
+        base = i - m
+        k1 = ds[i % size]
+        xd5 = mackey_glass_delayed(xs, ds, size, x0, h, base + f5i, r5)
+        k2 = mackey_glass_f(x + 0.5 * h * k1, xd5, beta, gamma, n)
+        k3 = mackey_glass_f(x + 0.5 * h * k2, xd5, beta, gamma, n)
+        xd1 = mackey_glass_delayed(xs, ds, size, x0, h, base + f1i, r1)
+        k4 = mackey_glass_f(x + h * k3, xd1, beta, gamma, n)
+        x = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        slot = (i + 1) % size
+        xs[slot] = x
+        # derivative at the new grid point: its delayed value is the c = 1 one
+        ds[slot] = mackey_glass_f(x, xd1, beta, gamma, n)
+    return out
+
+
+@njit(cache=True)
+def henon_orbit(x0, n_out, n_skip, a, b):
+    """Hénon orbit; returns (orbit, ok) with ok False if it left the finite numbers."""
+    out = np.empty((n_out, 2))
+    x, y = x0[0], x0[1]
+    for k in range(n_skip + n_out):
+        if k >= n_skip:
+            out[k - n_skip, 0] = x
+            out[k - n_skip, 1] = y
+        if k == n_skip + n_out - 1:
+            break
+        x, y = henon_f(x, y, a, b)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return out, False
+    return out, True
+
+
+@njit(cache=True)
+def logistic_orbit(x0, n_out, n_skip, r):
+    """Logistic orbit; returns (orbit, ok).
+
+    ok is False when the orbit leaves [0, 1] (rounding can push it out and it
+    then escapes to -inf) or lands exactly on an unstable fixed point: 0 for
+    r > 1 (reached e.g. by 0.5 -> 1 -> 0), or any ``x_{k+1} == x_k`` with
+    ``|r (1 - 2 x_k)| > 1`` (e.g. 0.75 for r = 4).
+    """
+    out = np.empty((n_out, 1))
+    x = x0
+    for k in range(n_skip + n_out):
+        if k >= n_skip:
+            out[k - n_skip, 0] = x
+        if k == n_skip + n_out - 1:
+            break
+        xn = logistic_f(x, r)
+        if not (0.0 <= xn <= 1.0):
+            return out, False
+        if xn == x and abs(r * (1.0 - 2.0 * x)) > 1.0:
+            return out, False
+        if xn == 0.0 and r > 1.0:
+            return out, False
+        x = xn
+    return out, True
