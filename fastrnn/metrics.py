@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.ndimage import gaussian_filter1d
 
+from .preprocessing import zscore
 from .validation import as_float_array, check_float, check_int, check_rng
 
 __all__ = ["state_space_divergence", "power_spectrum_distance", "prediction_error"]
@@ -153,9 +154,8 @@ def state_space_divergence(x_true, x_gen, *, method="auto", convention="default"
     if convention == "default":
         n_samples = 2000 if n_samples is None else check_int(n_samples, "n_samples", minimum=1)
         max_components = check_int(max_components, "max_components", minimum=1)
-        mu, sd = a.mean(axis=0), a.std(axis=0)
-        ua = (a - mu) / sd
-        ub = (b - mu) / sd
+        ua, mu, sd = zscore(a, return_stats=True)  # both scaled by the true data's statistics
+        ub = zscore(b, mu, sd)
         ca = ua[:: -(-ua.shape[0] // max_components)]
         cb = ub[:: -(-ub.shape[0] // max_components)]
         samples = ca[gen.integers(0, ca.shape[0], n_samples)] + math.sqrt(variance) * gen.standard_normal(
@@ -203,9 +203,8 @@ def _kl_from_codes(code_a, code_b, n_cells, alpha, tot_a, tot_b):
 
 
 def _kl_bins_default(a, b, n_bins, alpha):
-    mu, sd = a.mean(axis=0), a.std(axis=0)
-    ua = (a - mu) / sd
-    ub = (b - mu) / sd
+    ua, mu, sd = zscore(a, return_stats=True)  # both scaled by the true data's statistics
+    ub = zscore(b, mu, sd)
     lo = ua.min(axis=0)
     width = (ua.max(axis=0) - lo) / n_bins
 
@@ -332,8 +331,9 @@ def power_spectrum_distance(x_true, x_gen, *, smoothing=None, convention="defaul
         h = np.ones(a.shape[1])
         if not np.all(flat):
             ok = np.flatnonzero(~flat)
-            pa, sa = _welch_normalised(_zs(a[:, ok]), L, smoothing)
-            pb, sb = _welch_normalised(_zs(b[:, ok]), L, smoothing)
+            # x_true has no constant column (_pair) and ``ok`` drops flat generated ones, so both z-scores exist
+            pa, sa = _welch_normalised(zscore(a[:, ok]), L, smoothing)
+            pb, sb = _welch_normalised(zscore(b[:, ok]), L, smoothing)
             shaped = (sa > 0) & (sb > 0)  # a column whose every Welch segment is constant has no spectrum either
             h[ok[shaped]] = np.minimum(
                 np.sqrt(0.5 * np.sum((np.sqrt(pa[:, shaped]) - np.sqrt(pb[:, shaped])) ** 2, axis=0)), 1.0)
@@ -357,10 +357,6 @@ def power_spectrum_distance(x_true, x_gen, *, smoothing=None, convention="defaul
         bc = np.sum(prod, axis=0) - 0.5 * (prod[0] + prod[-1]) if prod.shape[0] > 1 else np.zeros(prod.shape[1])
         h = np.sqrt(np.maximum(1.0 - bc, 0.0))
     return h if per_dimension else float(np.mean(h))
-
-
-def _zs(arr):
-    return (arr - arr.mean(axis=0)) / arr.std(axis=0)
 
 
 def _welch_normalised(u, L, sigma):

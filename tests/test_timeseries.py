@@ -7,6 +7,7 @@ import pytest
 
 from fastrnn import systems
 from fastrnn import timeseries as ts
+from fastrnn.timeseries.neighbours import nearest_valid
 
 LN2 = math.log(2.0)
 LORENZ_LAMBDA = 0.9056
@@ -146,7 +147,7 @@ def test_nearest_neighbours_respect_theiler_window_exactly():
     # a slowly moving random walk: temporal neighbours are the nearest, so the window matters
     Y = np.cumsum(rng.normal(scale=0.05, size=(400, 2)), axis=0)
     for theiler in (0, 5, 30):
-        got, _ = ts._nearest_valid(Y, np.arange(350), 1, theiler, n_tree=350)
+        got, _ = nearest_valid(Y, np.arange(350), 1, theiler, n_tree=350)
         want = naive_nearest_valid(Y, 350, theiler)
         np.testing.assert_array_equal(got[:, 0], want)
 
