@@ -53,7 +53,7 @@ def make_model(kind, M, seed=0):
 def start_state(model, seed=1):
     """A state on the attractor (after 1000 free steps), so that both implementations time the same orbit."""
     z0 = np.random.default_rng(seed).normal(size=model.state_dim) * 0.5
-    return model._jacobians(z0, 1000)[1][-1].copy()
+    return model.jacobians(z0, 1000)[1][-1].copy()
 
 
 def numpy_loop(model, z0, n_steps, frame):
@@ -94,7 +94,7 @@ def setup(request):
     frame = np.linalg.qr(np.random.default_rng(2).standard_normal((D, D)))[0]
     n = n_steps_for(kind, M)
     n_qr = min(n, 10_000)
-    jacs = model._jacobians(z0, n_qr)[0]
+    jacs = model.jacobians(z0, n_qr)[0]
     # same answers (the NumPy loop is the reference; chaotic orbits stay together for these lengths only
     # approximately, so compare on a short run)
     short = min(n, 300)
@@ -144,7 +144,7 @@ def main(cases=CASES):
         fastrnn_full(model, z0, 10, frame)
         t_fr = _best(fastrnn_full, model, z0, n, frame) / n
         t_np = _best(numpy_loop, model, z0, n, frame, rounds=1) / n
-        jacs = model._jacobians(z0, min(n, 10_000))[0]
+        jacs = model.jacobians(z0, min(n, 10_000))[0]
         t_c = _best(fastrnn_qr_only, jacs, frame) / len(jacs)
         t_q = _best(numpy_qr_only, jacs, frame, rounds=1) / len(jacs)
         print(f"{kind + ' M=' + str(M):<14}{D:>5}{n:>8}  {t_fr * 1e6:>16.2f}{t_np * 1e6:>15.2f}{t_np / t_fr:>8.1f}"

@@ -32,7 +32,7 @@ class OrbitDivergedError(FloatingPointError):
 
 # ---------------------------------------------------------------------------------------------------- validation
 def _check_model(model):
-    for attr in ("state_dim", "_jacobians", "_initial_state"):
+    for attr in ("state_dim", "jacobians", "initial_state"):
         if not hasattr(model, attr):
             raise TypeError(f"model must be a fastrnn model (PLRNN, TanhRNN, LSTM, GRU); {type(model).__name__} "
                             f"has no {attr}")
@@ -155,7 +155,7 @@ def _stream(model, state, n_steps, inputs, offset, chunk_size, max_norm, stops=(
         while pos < stop:
             end = min(pos + chunk_size, stop)
             S = None if inputs is None else inputs[offset + pos:offset + end]
-            J, Z = model._jacobians(state.copy(), end - pos, S)
+            J, Z = model.jacobians(state.copy(), end - pos, S)
             _check_states(Z[1:], offset + pos + 1, max_norm)
             state = np.array(Z[-1], dtype=np.float64)
             pos = end
@@ -255,7 +255,7 @@ def lyapunov_spectrum(model, n_steps, *, transient=1000, z0=None, x0=None, input
     inputs = _check_inputs(model, inputs, transient + n_steps)
     rng = np.random.default_rng(rng)
 
-    state = np.array(model._initial_state(x0=x0, z0=z0, rng=rng), dtype=np.float64)
+    state = np.array(model.initial_state(x0=x0, z0=z0, rng=rng), dtype=np.float64)
     frame = random_frame(D, k, rng) if frame0 is None else _check_frame(frame0, D, k)
     _check_states(state[None, :], 0, max_norm)
     acc = QRAccumulator(frame, max_interval=max_interval)
@@ -362,7 +362,7 @@ def jacobian_norms(model, n_steps_or_trajectory, lags=None, *, transient=1000, z
     want = {int(L): i for i, L in enumerate(lags)}
     if traj is None:
         rng = np.random.default_rng(rng)
-        state = np.array(model._initial_state(x0=x0, z0=z0, rng=rng), dtype=np.float64)
+        state = np.array(model.initial_state(x0=x0, z0=z0, rng=rng), dtype=np.float64)
         _check_states(state[None, :], 0, max_norm)
         state = _run_transient(model, state, transient, inputs, chunk_size, max_norm)
         for end, J, _ in _stream(model, state, n_used, inputs, transient, chunk_size, max_norm, lags):
@@ -377,7 +377,7 @@ def jacobian_norms(model, n_steps_or_trajectory, lags=None, *, transient=1000, z
                 m = min(chunk_size, int(L) - pos)
                 for i in range(m):
                     S = None if inputs is None else inputs[pos + i:pos + i + 1]
-                    Jbuf[i] = model._jacobians(traj[pos + i].copy(), 1, S)[0][0]
+                    Jbuf[i] = model.jacobians(traj[pos + i].copy(), 1, S)[0][0]
                 acc.push(Jbuf[:m])
                 pos += m
             out[want[int(L)]] = acc.log_norm()

@@ -94,30 +94,12 @@ def _check_device(device):
 def _loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
     """Core after validation: one forward and one backward kernel call for the whole batch.
 
-    With ``gpu`` (a CUDA session) batch.X and batch.S are device arrays and the kernels run on the GPU.
+    P = control_matrix(B) in float64; the model's kernels (or, with ``gpu`` a CUDA session and batch.X, batch.S
+    device arrays, their CUDA twins) return dL/dP, and the chain rule through P into B happens here, once per batch.
     """
-    B64 = model._p["B"].astype(np.float64)
+    B64 = model.params["B"].astype(np.float64)
     P = forcing.control_matrix(B64, ridge)
-    if gpu is not None:
-        loss, grads, G = gpu.loss_grad(model.kind, model.params, batch.X, batch.S, alpha, batch.mask,
-                                       P.astype(model.dtype), control_grad)
-    else:
-        X = batch.X
-        nb, T1, N = X.shape
-        # z~_t = P x_t is read only at t = 0, where every window starts on it, and at the steps where some window is
-        # forced; the kernels never read the other entries of Zt, which are left unset
-        used = np.any(alpha != 0, axis=0)
-        used[0] = True
-        cols = np.flatnonzero(used) if not used.all() else slice(None)
-        Xu = X[:, cols]
-        k = Xu.shape[1]
-        Zt = np.empty((nb, T1, model.n_latent), dtype=model.dtype)
-        Zt[:, cols] = (Xu.reshape(-1, N) @ P.T.astype(model.dtype)).reshape(nb, k, -1)
-        loss, grads, GZt = model._loss_grad(X, batch.S, alpha, batch.mask, Zt)
-        if control_grad:
-            # dL/dP = sum over windows and steps of dL/dz~_t x_t^T, where dL/dz~_t is zero except on those steps (and
-            # the gated kernels write GZt there only)
-            G = GZt[:, cols].reshape(-1, GZt.shape[-1]).T.astype(np.float64) @ Xu.reshape(-1, N).astype(np.float64)
+    loss, grads, G = model.loss_grad(batch.X, batch.S, alpha, batch.mask, P, control_grad, session=gpu)
     if control_grad:
         grads["B"] = grads["B"] + forcing.control_grad_B(B64, P, G, ridge).astype(model.dtype)
     return loss, grads

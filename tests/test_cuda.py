@@ -237,6 +237,10 @@ _PTX_CHILD = textwrap.dedent("""
     except Exception as exc:
         print("NO-NVVM", exc)
         raise SystemExit(0)
+    from numba.cuda import dispatcher
+    # numba compiles the device functions a kernel calls for the current device's compute capability: without a GPU
+    # there is none, so supply sm_90's, the target of the kernels below
+    dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability": (9, 0)})()
     from fastrnn.kernels.cuda import _linalg, gru, lstm, plrnn, tanhrnn
     ONE_D, THREE_D = {"A", "h", "bias", "mask"}, {"X", "S", "Z", "ZF", "R", "G", "GF", "GP", "GA", "GZt"}
     TWO_D = {"W", "WT", "CT", "UT", "B", "PT", "alpha"}

@@ -165,7 +165,7 @@ def test_float32_agrees_with_float64(kind, with_inputs):
 @pytest.mark.parametrize("kind2", ["PLRNN", "TanhRNN"])
 def test_threaded_sweep_matches_serial_kernels(monkeypatch, kind2, with_inputs, chunks):
     """The batch-split sweep (used only for very large problems) gives the serial result and the loop reference's."""
-    import fastrnn.models as fm
+    from fastrnn.kernels import host
 
     k = K if with_inputs else 0
     model = make_model(kind2, 12, N, k, seed=3, scale=0.8)
@@ -175,9 +175,9 @@ def test_threaded_sweep_matches_serial_kernels(monkeypatch, kind2, with_inputs, 
     alpha = np.stack([forcing.interval(40, t) for t in (3, 7, 11, 13, 100)])
     alpha[1, 5:9] = 0.3
     mask = np.array([1, 0] * 6, bool)
-    monkeypatch.setattr(fm, "_sweep_chunks", lambda nb, T, M: 1)
+    monkeypatch.setattr(host, "sweep_chunks", lambda nb, T, M: 1)
     l1, g1 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
-    monkeypatch.setattr(fm, "_sweep_chunks", lambda nb, T, M: chunks)
+    monkeypatch.setattr(host, "sweep_chunks", lambda nb, T, M: chunks)
     l2, g2 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
     ln, gn = naive.loss_and_grad(model, X, alpha, S, unit_mask=mask)
     assert l2 == pytest.approx(l1, rel=1e-13) and l2 == pytest.approx(ln, rel=1e-12)

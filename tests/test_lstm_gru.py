@@ -10,17 +10,14 @@ import numpy as np
 import pytest
 
 import fastrnn as fr
-from fastrnn import forcing
-from fastrnn.kernels import gru as k_gru
-from fastrnn.kernels import lstm as k_lstm
+from fastrnn import config, forcing
+from fastrnn.kernels import host
 
 import naive
 from conftest import make_model
 
 GATED = ["LSTM", "GRU"]
-KERNELS = {"LSTM": k_lstm, "GRU": k_gru}
 N_BLOCKS = {"LSTM": 4, "GRU": 3}
-N_ACT = {"LSTM": 5, "GRU": 4}       # length of the activation vector ``step`` writes into its scratch buffer
 
 
 def sigmoid(x):
@@ -58,7 +55,7 @@ def test_lstm_free_run_respects_its_bound():
     model.params["W"][...] *= 3.0            # strong recurrence: the bound must hold for any parameters
     z0 = np.concatenate([np.random.default_rng(2).uniform(-1, 1, M), np.full(M, 5.0)])
     _, H = model.generate(3000, z0=z0)
-    states = model._run(z0, np.zeros((2999, 0)))
+    states = model.run(z0, 2999)
     C = states[:, M:]
     np.testing.assert_array_equal(H, states[:, :M])
     assert np.all(np.abs(H[1:]) < 1.0)
@@ -67,9 +64,9 @@ def test_lstm_free_run_respects_its_bound():
     assert np.all(np.abs(C) <= max(5.0, 1.0 / (1.0 - f_max)) + 1e-12)
     # the default initialisation is well inside: the cell state stays of order one (measured max |c| = 0.29)
     init = fr.LSTM(M, 3, rng=3)
-    z0 = init._initial_state(x0=np.ones(3))
+    z0 = init.initial_state(x0=np.ones(3))
     np.testing.assert_array_equal(z0[M:], 0.0)
-    C0 = init._run(z0, np.zeros((2999, 0)))[:, M:]
+    C0 = init.run(z0, 2999)[:, M:]
     assert np.abs(C0).max() < 1.0
 
 
@@ -112,13 +109,8 @@ def test_lstm_z0_must_be_the_full_state():
 
 
 def _kernel_step(model, z, s):
-    """One step of the model through its Numba ``step`` (the single definition every path uses)."""
-    k = KERNELS[model.kind]
-    out = np.empty(model.state_dim)
-    buf = np.empty(N_ACT[model.kind] * model.n_latent)
-    W, U, b = (np.asarray(a, dtype=np.float64) for a in model._kernel_params())
-    k.step(W, U, b, z, np.zeros(0) if s is None else s, out, buf)
-    return out
+    """One step of the model through its Numba step (the single definition every path uses)."""
+    return model.step(z, s)
 
 
 @pytest.mark.parametrize("kind", GATED)
@@ -130,7 +122,7 @@ def test_jacobians_match_finite_differences_and_reference(kind, K):
     rng = np.random.default_rng(4)
     z0 = rng.normal(size=D)
     S = rng.normal(size=(n, K)) if K else None
-    J, Zs = model._jacobians(z0, n, inputs=S)
+    J, Zs = model.jacobians(z0, n, inputs=S)
     assert J.shape == (n, D, D) and Zs.shape == (n + 1, D)
     Jr, Zr = naive.jacobians(model, z0, n, S)
     np.testing.assert_allclose(Zs, Zr, rtol=1e-12, atol=1e-13)
@@ -142,7 +134,7 @@ def test_jacobians_match_finite_differences_and_reference(kind, K):
                        for e in np.eye(D)], axis=1)
         np.testing.assert_allclose(J[k], fd, rtol=1e-6, atol=1e-8)
     # the float32 kernels give the same Jacobians to float32 precision
-    J32, _ = model.astype(np.float32)._jacobians(z0, n, inputs=S)
+    J32, _ = model.astype(np.float32).jacobians(z0, n, inputs=S)
     np.testing.assert_allclose(J32, J, rtol=1e-3, atol=1e-5)
 
 
@@ -154,7 +146,7 @@ def test_lstm_jacobian_known_structure():
     b = np.random.default_rng(1).normal(size=4 * M)
     model.params["b"][...] = b
     z = np.random.default_rng(2).normal(size=2 * M)
-    J, Z = model._jacobians(z, 1)
+    J, Z = model.jacobians(z, 1)
     i, f, g, o = sigmoid(b[:M]), sigmoid(b[M:2 * M]), np.tanh(b[2 * M:3 * M]), sigmoid(b[3 * M:])
     c1 = f * z[M:] + i * g
     np.testing.assert_allclose(Z[1], np.concatenate([o * np.tanh(c1), c1]), rtol=1e-14)
@@ -224,7 +216,7 @@ def test_kernel_matches_loop_reference_per_window_alpha_and_mask(kind):
 @pytest.mark.parametrize("kind", GATED)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_per_gate_products_match_the_single_product(monkeypatch, kind, dtype):
-    """Large M forms the step products one gate block at a time (``_common.gate_blocks``) and the W gradient on BLAS's
+    """Large M forms the step products one gate block at a time (``host.gate_blocks``) and the W gradient on BLAS's
     threads; forced on a small model, that path gives the loss and gradients of the single-product path (1e-12 in
     float64) and of the loop reference."""
     M, N, K, T, nb = 12, 3, 2, 80, 5
@@ -235,13 +227,11 @@ def test_per_gate_products_match_the_single_product(monkeypatch, kind, dtype):
     alpha = np.where(rng.uniform(size=(nb, T + 1)) < 0.15, rng.uniform(size=(nb, T + 1)), 0.0)
     mask = rng.uniform(size=M) < 0.6
     loss1, g1 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
-    import fastrnn.models as models_module
-    assert models_module._gate_blocks(M, 4) == 1
-    monkeypatch.setattr(models_module, "_gate_blocks", lambda M_, n_gates: n_gates)
+    assert host.gate_blocks(M, 4) == 1
+    monkeypatch.setattr(host, "gate_blocks", lambda M_, n_gates: n_gates)
     # and the W gradient on BLAS's threads, as for large products on idle cores
-    from fastrnn.kernels import _common
-    monkeypatch.setattr(_common, "THREADED_GEMM_MIN", 0)
-    monkeypatch.setattr(_common, "idle_cores", lambda: 2)
+    monkeypatch.setattr(config, "THREADED_GEMM_MIN", 0)
+    monkeypatch.setattr(host, "idle_cores", lambda: 2)
     loss2, g2 = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
     tol = 1e-12 if dtype == np.float64 else 1e-5
     assert loss2 == pytest.approx(loss1, rel=tol)

@@ -32,7 +32,7 @@ def chaotic_tanh(M=32, gain=2.5, seed=0):
 
 def same_orbit_reference(model, z0, transient, n_steps, frame, inputs=None):
     """Orbit from fastrnn's kernels, Jacobians along it from naive.py (NumPy), QR loop from naive.py."""
-    _, Z = model._jacobians(z0, transient + n_steps, inputs)
+    _, Z = model.jacobians(z0, transient + n_steps, inputs)
     jacs = naive.jacobians_along(model, Z[:-1], inputs)
     return naive.qr_loop_spectrum(jacs, frame, skip=transient)[0], jacs
 
@@ -59,7 +59,7 @@ def test_sum_is_orbit_mean_log_abs_det(which):
     z0 = np.random.default_rng(3).normal(size=model.state_dim) * 0.5
     T, n = 500, 4000
     lam = ly.lyapunov_spectrum(model, n, transient=T, z0=z0, rng=0)
-    J, _ = model._jacobians(z0, T + n)
+    J, _ = model.jacobians(z0, T + n)
     assert abs(lam.sum() - np.mean(np.linalg.slogdet(J[T:])[1])) < 1e-8
 
 
@@ -78,7 +78,7 @@ def test_agrees_with_numpy_qr_loop_on_the_same_orbit(kind, K):
     ref, jacs = same_orbit_reference(model, z0, T, n, frame, S)
     assert lam.shape == (D,)
     np.testing.assert_allclose(lam, ref, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(model._jacobians(z0, T + n, S)[0], jacs, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.jacobians(z0, T + n, S)[0], jacs, rtol=0, atol=1e-12)
 
 
 def test_agrees_with_numpy_qr_loop_for_a_chaotic_model():
@@ -110,18 +110,18 @@ def test_leading_exponents_only():
 
 # ------------------------------------------------------------------------------------------------ streaming
 class CallRecorder:
-    """Wraps a model and records the n_steps of every _jacobians call."""
+    """Wraps a model and records the n_steps of every jacobians call."""
 
     def __init__(self, model):
         self.model, self.calls = model, []
         self.state_dim, self.n_inputs = model.state_dim, model.n_inputs
 
-    def _initial_state(self, **kw):
-        return self.model._initial_state(**kw)
+    def initial_state(self, **kw):
+        return self.model.initial_state(**kw)
 
-    def _jacobians(self, state, n_steps, inputs=None):
+    def jacobians(self, state, n_steps, inputs=None):
         self.calls.append(n_steps)
-        return self.model._jacobians(state, n_steps, inputs)
+        return self.model.jacobians(state, n_steps, inputs)
 
 
 def test_streams_in_bounded_chunks_and_chunking_does_not_matter():
@@ -212,7 +212,7 @@ def test_jacobian_norms_match_explicit_products():
     z0 = np.full(16, 0.1)
     lags = [1, 3, 10, 50, 200, 1000]
     got_lags, got = ly.jacobian_norms(model, 1000, lags=lags, transient=100, z0=z0)
-    J, Z = model._jacobians(z0, 1100)
+    J, Z = model.jacobians(z0, 1100)
     ref = naive.jacobian_product_log_norms(naive.jacobians_along(model, Z[100:-1]), lags)
     assert got_lags.tolist() == lags
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
@@ -304,20 +304,21 @@ def test_tangent_orbits_follow_the_generators():
         x = X[0].copy()
         J = np.empty((50, D, D))
         k0 = 7 if name == "duffing" else 0
-        assert systems._flow_tangent_chunk(systems._FLOW_IDS[name], x, k0, 50, gen.__kwdefaults__["dt"],
-                                           gen.__kwdefaults__["substeps"], np.array(params), J)
+        assert systems.reference.flow_tangent_chunk(systems.reference.FLOW_IDS[name], x, k0, 50,
+                                                    gen.__kwdefaults__["dt"], gen.__kwdefaults__["substeps"],
+                                                    np.array(params), J)
         np.testing.assert_allclose(x, X[-1], rtol=1e-12, atol=1e-12)
     # the in-place Jacobians are the module's Jacobians
     rng = np.random.default_rng(0)
     Jb = np.empty((3, 3))
-    for name, ref in (("lorenz", systems._lorenz_jac), ("rossler", systems._rossler_jac)):
+    for name, ref in (("lorenz", systems.fields.lorenz_jac), ("rossler", systems.fields.rossler_jac)):
         s, p = rng.normal(size=3), rng.normal(size=3)
-        systems._flow_jac_into(systems._FLOW_IDS[name], s, p, Jb)
+        systems.fields.flow_jac_into(systems.reference.FLOW_IDS[name], s, p, Jb)
         np.testing.assert_array_equal(Jb, ref(s, *p))
     Jd = np.empty((2, 2))
     s, p = rng.normal(size=2), rng.normal(size=5)
-    systems._flow_jac_into(2, s, p, Jd)
-    np.testing.assert_array_equal(Jd, systems._duffing_jac(s, 0.0, *p))
+    systems.fields.flow_jac_into(2, s, p, Jd)
+    np.testing.assert_array_equal(Jd, systems.fields.duffing_jac(s, 0.0, *p))
 
 
 def test_flow_tangent_is_the_derivative_of_the_sampled_map():
@@ -325,14 +326,14 @@ def test_flow_tangent_is_the_derivative_of_the_sampled_map():
     J = np.empty((1, 3, 3))
     p = np.array([10.0, 28.0, 8.0 / 3.0])
     base = x0.copy()
-    systems._flow_tangent_chunk(0, base, 0, 1, 0.01, 5, p, J)
+    systems.reference.flow_tangent_chunk(0, base, 0, 1, 0.01, 5, p, J)
     fd = np.empty((3, 3))
     for j in range(3):
         e = np.zeros(3)
         e[j] = 1e-6
         xp, xm, tmp = x0 + e, x0 - e, np.empty((1, 3, 3))
-        systems._flow_tangent_chunk(0, xp, 0, 1, 0.01, 5, p, tmp)
-        systems._flow_tangent_chunk(0, xm, 0, 1, 0.01, 5, p, tmp)
+        systems.reference.flow_tangent_chunk(0, xp, 0, 1, 0.01, 5, p, tmp)
+        systems.reference.flow_tangent_chunk(0, xm, 0, 1, 0.01, 5, p, tmp)
         fd[:, j] = (xp - xm) / 2e-6
     np.testing.assert_allclose(J[0], fd, rtol=1e-7, atol=1e-7)
 

@@ -29,7 +29,7 @@ def test_jacobians_match_reference_and_finite_differences(kind, K):
     D = model.state_dim
     z0 = rng.normal(size=D)
     S = rng.normal(size=(20, K)) if K else None
-    J, Zs = model._jacobians(z0, 20, inputs=S)
+    J, Zs = model.jacobians(z0, 20, inputs=S)
     Jr, Zr = naive.jacobians(model, z0, 20, S)
     np.testing.assert_allclose(Zs, Zr, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(J, Jr, rtol=1e-12, atol=1e-13)

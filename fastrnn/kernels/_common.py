@@ -1,25 +1,14 @@
-"""Pieces shared by the model kernels: vectorisable float32 tanh and sigmoid, BLAS products, read-out and forcing
-adjoints over time-major work arrays, reusable work arrays, BLAS thread control."""
-import threading
+"""Numba building blocks shared by the model kernels (DESIGN §3): the float32 tanh and sigmoid, the step and gradient
+products, the forcing and read-out pieces of the sweeps over time-major work arrays.
 
+Every model module (:mod:`.plrnn`, :mod:`.tanhrnn`, :mod:`.lstm`, :mod:`.gru`) builds its step on these, and the host
+side of the kernels (work arrays, BLAS threads, control signal, gradient assembly) lives in :mod:`.host`.
+"""
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-# Safe fastmath subset: reassociation and contraction only. NaN/inf semantics are kept so that a diverging model
-# yields a non-finite loss that the training loop can detect.
-FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def matvec_add(W, v, out):
-    """out += W v (W row-major, contiguous inner loop)."""
-    for i in range(W.shape[0]):
-        acc = 0.0
-        for j in range(W.shape[1]):
-            acc += W[i, j] * v[j]
-        out[i] += acc
-
+from ..config import BLAS_SERIAL_MNK, BLAS_SMALL_MNK, BLAS_THREADED_OUTPUT, FASTMATH, LOOP_MNK
 
 # ---------------------------------------------------------------- fast float32 tanh
 # tanh(x) = x p(x^2) / q(x^2) on |x| <= 9 (tanh(9) rounds to within one ulp of 1 in float32), clamped outside.
@@ -141,21 +130,8 @@ def add_column_sums(A, out, o0=0):
         out[o0 + m] += acc[m]
 
 
-# ---------------------------------------------------------------- gradient GEMMs
-# OpenBLAS runs a GEMM on several threads once m n k exceeds 4 * 65536. Spread over threads, the mid-sized gradient
-# products of a training step (e.g. 32 x 3200 x 32) lose more to waking and spin-waiting workers than they gain,
-# badly so when other processes share the cores; products whose output is large (M >= 128) gain from threads.
-_BLAS_SERIAL_MNK = 4 * 65536
-_BLAS_THREADED_OUTPUT = 128 * 128
-
-
-# OpenBLAS multiplies small matrices (m n k up to about 10^6) with a direct kernel that runs near the core's peak;
-# beyond that it packs both operands first. A step's (nb, M) x (M, M) product at M = 256, nb = 16 is just past the
-# limit and runs at half speed; split into row blocks under the limit it does not. (Other BLAS libraries lose nothing
-# by the split.)
-_BLAS_SMALL_MNK = 786432
-# Below this many multiply-adds a plain loop beats the fixed cost of a BLAS call.
-_LOOP_MNK = 8192
+# ---------------------------------------------------------------- step and gradient products
+# Thresholds: fastrnn.config (BLAS_SERIAL_MNK, BLAS_THREADED_OUTPUT, BLAS_SMALL_MNK, LOOP_MNK) says why each.
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -163,7 +139,7 @@ def dot_rows(A, Bm, out):
     """out = A Bm (C-contiguous 2-d operands), split into row blocks that BLAS treats as small matrices."""
     R, P = A.shape
     Q = Bm.shape[1]
-    if R * P * Q <= _LOOP_MNK:                               # a few rows (e.g. batch 1): cheaper than a BLAS call
+    if R * P * Q <= LOOP_MNK:                               # a few rows (e.g. batch 1): cheaper than a BLAS call
         for r in range(R):
             for j in range(Q):
                 out[r, j] = 0.0
@@ -172,7 +148,7 @@ def dot_rows(A, Bm, out):
                 for j in range(Q):
                     out[r, j] += a * Bm[k, j]
         return
-    rows = _BLAS_SMALL_MNK // max(1, P * Q)
+    rows = BLAS_SMALL_MNK // max(1, P * Q)
     if rows >= R or rows < 4:
         np.dot(A, Bm, out)
         return
@@ -183,20 +159,13 @@ def dot_rows(A, Bm, out):
         np.dot(A[r0:r1], Bm, out[r0:r1])
 
 
-def gate_blocks(M, n_gates):
-    """Number of column blocks (1 or ``n_gates``) in which to form a gated model's (nb, M) x (M, n_gates M) step
-    product: one product while :func:`dot_rows` can split it into row blocks of at least 4 rows that BLAS treats as
-    small matrices, else one product per gate (e.g. the LSTM at M = 256, whose (16, 256) x (256, 1024) product ran at
-    27 GMAC/s against 57 for its four gate blocks)."""
-    return 1 if 4 * M * n_gates * M <= _BLAS_SMALL_MNK else n_gates
-
-
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def gate_products(A, Wtb, G, t, tmp):
     """G[k, t] = A W_k^T for every gate k of a gated model; G (ng, T, R, M) holds the gates gate-major.
 
-    Wtb (nblk, P, ng M / nblk) holds the column blocks of W^T (:func:`gate_blocks`): with nblk = 1 one product into
-    tmp (R, ng M) that is then scattered into the gates, with nblk = ng one product per gate, straight into G[k, t].
+    Wtb (nblk, P, ng M / nblk) holds the column blocks of W^T (:func:`.host.gate_blocks`): with nblk = 1 one product
+    into tmp (R, ng M) that is then scattered into the gates, with nblk = ng one product per gate, straight into
+    G[k, t].
     """
     ng, _, R, M = G.shape
     if Wtb.shape[0] == ng:
@@ -259,10 +228,10 @@ def gemm_nn(A, Bm, out):
     the calling thread unless the product is large and wide (Q >= 128)."""
     R, P = A.shape
     Q = Bm.shape[1]
-    if R * P * Q <= _BLAS_SERIAL_MNK or P * Q >= _BLAS_THREADED_OUTPUT:
+    if R * P * Q <= BLAS_SERIAL_MNK or P * Q >= BLAS_THREADED_OUTPUT:
         np.dot(A, Bm, out)
         return
-    rows = max(1, _BLAS_SERIAL_MNK // (P * Q))
+    rows = max(1, BLAS_SERIAL_MNK // (P * Q))
     for r0 in range(0, R, rows):
         r1 = min(R, r0 + rows)
         np.dot(A[r0:r1], Bm, out[r0:r1])
@@ -274,10 +243,10 @@ def gemm_tn(G, Y, out):
     enough that BLAS stays on the calling thread."""
     R, P = G.shape
     Q = Y.shape[1]
-    if P * Q >= _BLAS_THREADED_OUTPUT or R * P * Q <= _BLAS_SERIAL_MNK:
+    if P * Q >= BLAS_THREADED_OUTPUT or R * P * Q <= BLAS_SERIAL_MNK:
         np.dot(G.T, Y, out)
         return
-    rows = max(1, _BLAS_SERIAL_MNK // (P * Q))
+    rows = max(1, BLAS_SERIAL_MNK // (P * Q))
     np.dot(G[:rows].T, Y[:rows], out)
     for r0 in range(rows, R, rows):
         r1 = min(R, r0 + rows)
@@ -333,168 +302,47 @@ def observation_grad(R, ZF, scale, gB):
             gB[n, i] *= -scale
 
 
-# ---------------------------------------------------------------- reusable work arrays
-_tls = threading.local()
-#: Work arrays up to this many bytes (per model kind and thread) are kept between calls.
-WORKSPACE_MAX_BYTES = 64 * 2 ** 20
+# ---------------------------------------------------------------- pieces of a step
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def add_inputs(S, b0, t, Ct, zf):
+    """zf[r] += C s for the rows r of a step, s = S[b0 + r, t] (Ct = C^T (K, M)): the input term of the PLRNN's and
+    the tanh RNN's step."""
+    R, M = zf.shape
+    for r in range(R):
+        b = b0 + r
+        for k in range(Ct.shape[0]):
+            sk = S[b, t, k]
+            for i in range(M):
+                zf[r, i] += sk * Ct[k, i]
 
 
-def workspace(tag, dtype, shapes):
-    """Scratch arrays of the given shapes, reused by the next call in this thread with the same tag, dtype and shapes.
 
-    Contents are undefined. Training calls the kernels with the same shapes batch after batch; reusing the arrays
-    spares the page faults of fresh allocations (several milliseconds per step at M = 256). One set per tag and
-    thread is kept, and only while it stays under :data:`WORKSPACE_MAX_BYTES`.
-    """
-    store = getattr(_tls, "store", None)
-    if store is None:
-        store = _tls.store = {}
-    key = (np.dtype(dtype).str, tuple(tuple(s) for s in shapes))
-    hit = store.get(tag)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    arrays = tuple(np.empty(s, dtype=dtype) for s in shapes)
-    if sum(a.nbytes for a in arrays) <= WORKSPACE_MAX_BYTES:
-        store[tag] = (key, arrays)
-    else:
-        store.pop(tag, None)
-    return arrays
-
-
-# ---------------------------------------------------------------- BLAS threads
-# The kernels call BLAS (through Numba's np.dot) once or twice per time step with small matrices, and once per batch
-# for the weight gradient. OpenBLAS runs the larger of these calls on a pool of threads that keep spinning after each
-# call; interleaved with the single-threaded recursion, and worse on cores shared with other processes, the pool
-# costs far more than it saves (a 3-10x slower training step at M = 256 was measured on 2 shared cores). The kernels
-# therefore run with OpenBLAS on the calling thread, restoring its thread count afterwards.
-_blas_setters = None
-
-
-def _find_blas_setters():
-    """``openblas_set_num_threads_local`` of every OpenBLAS already loaded in this process (Linux; OpenBLAS >= 0.3.27).
-
-    Elsewhere, or with another BLAS, there is nothing to set and the kernels use the BLAS as configured.
-    """
-    import ctypes
-    import os
-
-    try:
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that Numba's np.dot calls; load it before looking)
-    except ImportError:
-        pass
-    setters = []
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = sorted({line.split()[-1] for line in fh
-                            if "openblas" in line.rsplit("/", 1)[-1].lower() and ".so" in line})
-    except OSError:
-        return setters
-    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LAZY", 0)
-    for path in paths:
-        try:
-            fn = ctypes.CDLL(path, mode=mode).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        fn.argtypes = [ctypes.c_int]
-        fn.restype = ctypes.c_int
-        setters.append(fn)
-    return setters
-
-
-_blas_lock = threading.Lock()
-_blas_depth = 0
-_blas_previous = []
-
-
-class serial_blas:
-    """Context manager: OpenBLAS runs on the calling thread inside the block (see the note above).
-
-    The setting is process-wide in OpenBLAS; nested or concurrent blocks (kernels called from several Python threads)
-    share it, and the thread counts found by the first block to enter are restored when the last one leaves.
-    """
-
-    __slots__ = ()
-
-    def __enter__(self):
-        global _blas_setters, _blas_depth, _blas_previous
-        with _blas_lock:
-            if _blas_setters is None:
-                _blas_setters = _find_blas_setters()
-            if _blas_depth == 0:
-                _blas_previous = [fn(1) for fn in _blas_setters]
-            _blas_depth += 1
-        return self
-
-    def __exit__(self, *exc):
-        global _blas_depth
-        with _blas_lock:
-            _blas_depth -= 1
-            if _blas_depth == 0:
-                for fn, n in zip(_blas_setters, _blas_previous):
-                    fn(n)
-        return False
-
-
-# ---------------------------------------------------------------- threads
-#: Below this many multiply-adds per sweep (batch x T x M^2) the kernels run on one thread. On 2 cores the split sweep
-#: was slower at M = 128 (7.8 vs 4.7 ms per training step, batch 16, T = 200) and no faster at M = 256 (15-26 vs
-#: 16-18 ms): the per-thread products are too small to pay back the second thread. Larger problems may split.
-PARALLEL_MIN_WORK = 250_000_000
-
-
-def idle_cores():
-    """Cores left idle by the 1-minute load average, counting the calling thread's own core as idle (>= 1).
-
-    Elsewhere than on Unix (no load average) every core counts as idle.
-    """
-    import os
-
-    n = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return n
-    return max(1, int(n - busy + 1.0))
-
-
-def sweep_chunks(nb, T, M):
-    """Number of groups of windows to sweep on separate threads (1: the serial kernels).
-
-    Large problems (see :data:`PARALLEL_MIN_WORK`) use up to Numba's thread count, but only as many threads as there
-    are idle cores by the 1-minute load average (as GNU OpenMP's dynamic mode does): a thread that has to wait for a
-    busy core holds up the whole sweep, and on 2 cores shared with other processes the split sweep was measured 1.7x
-    slower than the serial one.
-    """
-    if nb < 2 or nb * T * M * M < PARALLEL_MIN_WORK:
-        return 1
-    import numba
-
-    return min(nb, numba.get_num_threads(), idle_cores())
-
-
-#: Weight-gradient products with at least this many multiply-adds run on BLAS's threads when cores are idle. After
-#: the sequential sweep nothing else runs, so the threads pay off: the LSTM's W gradient at M = 256, batch 16,
-#: T = 200 (four (3200 x 256)^T (3200 x 256) products) took 9 ms on 2 idle cores against 18-21 ms on one.
-THREADED_GEMM_MIN = 50_000_000
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def force_rows(alpha, mask, Zt, b0, t, zf, zn):
+    """zn = (1 - w) zf + w z~_t with w = alpha[b, t] mask, for the windows b = b0 .. b0 + len(zf) - 1 of step t
+    (zn = zf where a window is not forced); the forcing of the PLRNN's and the tanh RNN's sweeps."""
+    M = zf.shape[1]
+    for r in range(zf.shape[0]):
+        b = b0 + r
+        a = alpha[b, t]
+        if a == 0.0:
+            for i in range(M):
+                zn[r, i] = zf[r, i]
+        else:
+            for i in range(M):
+                w = a * mask[i]
+                zn[r, i] = (1.0 - w) * zf[r, i] + w * Zt[b, t, i]
 
 
 @njit(cache=True, nogil=True)
-def _block_grads_serial(Gb, Y, out):
-    ng, R, P = Gb.shape
-    for k in range(ng):
-        gemm_tn(Gb[k], Y, out[k * P:(k + 1) * P])
-
-
-def block_weight_grads(Gb, Y, out):
-    """out[k P:(k+1) P] = Gb[k]^T Y for the gate blocks Gb (ng, R, P) and Y (R, Q): a gated model's W gradient.
-
-    Large products (:data:`THREADED_GEMM_MIN`) run on BLAS's own threads when the load average leaves a second core
-    idle, everything else on the calling thread (see :class:`serial_blas`).
-    """
-    ng, R, P = Gb.shape
-    if ng * R * P * Y.shape[1] >= THREADED_GEMM_MIN and idle_cores() >= 2:
-        for k in range(ng):
-            np.dot(Gb[k].T, Y, out=out[k * P:(k + 1) * P])
-    else:
-        with serial_blas():
-            _block_grads_serial(Gb, Y, out)
+def bias_tiles(b, nb, n_gates):
+    """c1 b_k tiled over nb windows, (n_gates, nb M): c1 = 1/2 for the sigmoid gates (sigmoid(a) = 1/2 + tanh(a/2)/2)
+    and 1 for the tanh block, which is block 2 in both gated models (g of the LSTM, n of the GRU)."""
+    M = b.shape[0] // n_gates
+    out = np.empty((n_gates, nb * M), dtype=b.dtype)
+    for k in range(n_gates):
+        c1 = 1.0 if k == 2 else 0.5
+        for r in range(nb):
+            for m in range(M):
+                out[k, r * M + m] = c1 * b[k * M + m]
+    return out

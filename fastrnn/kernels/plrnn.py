@@ -1,19 +1,38 @@
-"""PLRNN kernels: z' = A * z + W relu(z) + h + C s (DESIGN §1)."""
+"""PLRNN, z' = A ⊙ z + W relu(z) + h + C s (DESIGN §1): the model's one definition.
+
+:func:`step_rows` is the step for a block of rows. The training sweep (:func:`forward`) calls it for the windows of a
+batch, the free run (:func:`run`) and the Jacobians (:func:`jacobians`) for a single row, so training, generation,
+Jacobians and Lyapunov spectra evaluate the same floating-point operations. The host glue at the end
+(:func:`free_run`, :func:`free_jacobians`, :func:`loss_grad`, :func:`forward_states`) takes the parameters by name
+(:attr:`fastrnn.PLRNN.params`); :mod:`fastrnn.kernels.cuda.plrnn` is the GPU twin of :func:`loss_grad`.
+"""
 import numpy as np
 from numba import njit, prange
 
-from ._common import FASTMATH, dot_rows, gemm_tn, loss_adjoint, matvec_add, observation_grad, residuals
+from ..config import FASTMATH
+from . import host
+from ._common import add_inputs, dot_rows, force_rows, gemm_tn, loss_adjoint, observation_grad, residuals
+
+#: Model kind and parameter names (C only with inputs).
+KIND = "PLRNN"
+PARAMS = ("A", "W", "h", "B", "C")
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def step(A, W, h, C, z, s, out, buf):
-    """out = A * z + W relu(z) + h + C s; buf is scratch of length M."""
-    M = A.shape[0]
-    for i in range(M):
-        buf[i] = z[i] if z[i] > 0.0 else 0.0
-        out[i] = A[i] * z[i] + h[i]
-    matvec_add(W, buf, out)
-    matvec_add(C, s, out)
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def step_rows(A, Wt, h, Ct, S, b0, t, zp, rz, zf):
+    """Free step of the rows zp (R, M): zf[r] = A ⊙ zp[r] + W relu(zp[r]) + h + C s with s = S[b0 + r, t].
+
+    Wt = W^T (M, M), Ct = C^T (K, M); rz (R, M) receives relu(zp). One (R, M) x (M, M) product for all rows.
+    """
+    R, M = zp.shape
+    for r in range(R):
+        for i in range(M):
+            rz[r, i] = max(zp[r, i], 0.0)
+    dot_rows(rz, Wt, zf)                                     # relu(z) W^T for all these rows at once
+    add_inputs(S, b0, t, Ct, zf)
+    for r in range(R):
+        for i in range(M):
+            zf[r, i] += A[i] * zp[r, i] + h[i]
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -27,55 +46,31 @@ def jacobian(A, W, z, J):
 
 
 @njit(cache=True, nogil=True)
-def run(A, W, h, C, z0, S, Zout):
-    buf = np.empty_like(z0)
-    Zout[0] = z0
-    for k in range(S.shape[0]):
-        step(A, W, h, C, Zout[k], S[k], Zout[k + 1], buf)
+def run(A, Wt, h, Ct, S, Z, RZ):
+    """Free run of one row: Z (n+1, 1, M) holds z_0 in Z[0] on entry, Z[k+1] = F(Z[k], S[0, k]); S (1, n, K),
+    RZ (1, 1, M) scratch."""
+    for k in range(Z.shape[0] - 1):
+        step_rows(A, Wt, h, Ct, S, 0, k, Z[k, 0:1], RZ[0, 0:1], Z[k + 1, 0:1])
 
 
 @njit(cache=True, nogil=True)
-def jacobians(A, W, h, C, z0, S, J, Zout):
-    buf = np.empty_like(z0)
-    Zout[0] = z0
-    for k in range(S.shape[0]):
-        jacobian(A, W, Zout[k], J[k])
-        step(A, W, h, C, Zout[k], S[k], Zout[k + 1], buf)
+def jacobians(A, W, Wt, h, Ct, S, J, Z, RZ):
+    """:func:`run` that also stores J[k] = dF/dz at Z[k] (J (n, M, M))."""
+    for k in range(Z.shape[0] - 1):
+        jacobian(A, W, Z[k, 0], J[k])
+        step_rows(A, Wt, h, Ct, S, 0, k, Z[k, 0:1], RZ[0, 0:1], Z[k + 1, 0:1])
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _forward_rows(A, Wt, h, Ct, S, alpha, mask, Zt, Z, RZ, ZF, b0, b1):
-    """The state recursion of windows b0 .. b1-1, in lockstep: one (b1-b0, M) x (M, M) product per step."""
+    """The state recursion of windows b0 .. b1-1, in lockstep: one :func:`step_rows` per step, then the forcing."""
     T1, _, M = Z.shape
-    K = Ct.shape[0]
     for b in range(b0, b1):
         for i in range(M):
             Z[0, b, i] = Zt[b, 0, i]
     for t in range(1, T1):
-        zp = Z[t - 1, b0:b1]
-        rz = RZ[t - 1, b0:b1]
-        zf = ZF[t - 1, b0:b1]
-        zn = Z[t, b0:b1]
-        for r in range(b1 - b0):
-            for i in range(M):
-                rz[r, i] = max(zp[r, i], 0.0)
-        dot_rows(rz, Wt, zf)                                 # relu(z) W^T for all these windows at once
-        for r in range(b1 - b0):
-            b = b0 + r
-            for k in range(K):
-                sk = S[b, t, k]
-                for i in range(M):
-                    zf[r, i] += sk * Ct[k, i]
-            for i in range(M):
-                zf[r, i] += A[i] * zp[r, i] + h[i]
-            a = alpha[b, t]
-            if a == 0.0:
-                for i in range(M):
-                    zn[r, i] = zf[r, i]
-            else:
-                for i in range(M):
-                    w = a * mask[i]
-                    zn[r, i] = (1.0 - w) * zf[r, i] + w * Zt[b, t, i]
+        step_rows(A, Wt, h, Ct, S, b0, t, Z[t - 1, b0:b1], RZ[t - 1, b0:b1], ZF[t - 1, b0:b1])
+        force_rows(alpha, mask, Zt, b0, t, ZF[t - 1, b0:b1], Z[t, b0:b1])
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -191,3 +186,94 @@ def backward_parallel(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW
             gW[i, j] = acc
         gW[i, i] = 0.0
     observation_grad(R, ZF, scale, gB)
+
+
+# ---------------------------------------------------------------- host glue
+def _operands(params):
+    """(A, W, h, B, C, Wt, Ct): C an empty (M, 0) matrix without inputs, Wt = W^T and Ct = C^T C-contiguous."""
+    A, W, h, B = params["A"], params["W"], params["h"], params["B"]
+    C = host.input_matrix(params, "C", A.shape[0], W.dtype)
+    return A, W, h, B, C, np.ascontiguousarray(W.T), np.ascontiguousarray(C.T)
+
+
+def free_run(params, z0, S, with_jacobians=False):
+    """Free run from ``z0`` (M,) driven by S (n, K): states (n+1, M) in the parameters' dtype, and with
+    ``with_jacobians`` also J (n, M, M), J[k] = dF/dz at state k."""
+    A, W, h, _, _, Wt, Ct = _operands(params)
+    dtype, M, n = W.dtype, A.shape[0], S.shape[0]
+    Z = np.empty((n + 1, 1, M), dtype)
+    Z[0, 0] = z0
+    S3 = np.ascontiguousarray(S, dtype=dtype).reshape(1, n, S.shape[1])
+    RZ = np.empty((1, 1, M), dtype)
+    if not with_jacobians:
+        run(A, Wt, h, Ct, S3, Z, RZ)
+        return Z[:, 0]
+    J = np.empty((n, M, M), dtype)
+    jacobians(A, W, Wt, h, Ct, S3, J, Z, RZ)
+    return Z[:, 0], J
+
+
+def _sweep(params, X, S, alpha, mask, Zt, backward_too):
+    A, W, h, B, C, Wt, Ct = _operands(params)
+    nb, T1, N = X.shape
+    M, K, T = A.shape[0], S.shape[2], T1 - 1
+    dtype = W.dtype
+    # time-major work arrays (reused between calls): every step is one (nb, M) x (M, M) product for the batch
+    Z, RZ, ZF, GF, R, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (T, nb, M), (T, nb, M), (T, nb, M),
+                                                         (T, nb, N), (nb, T1, M)])
+    chunks = host.sweep_chunks(nb, T, M) if backward_too else 1
+    with host.serial_blas():
+        if chunks == 1:
+            losses = forward(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R)
+        else:
+            losses = forward_parallel(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R, chunks)
+        if not backward_too:
+            return losses, Z, ZF
+        scale = 2.0 / (nb * T * N)
+        gA = np.zeros(M)
+        gh = np.zeros(M)
+        gW = np.empty((M, M), dtype)
+        gB = np.empty((N, M), dtype)
+        if chunks == 1:
+            backward(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB)
+        else:
+            backward_parallel(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB, chunks)
+    grads = {"A": gA.astype(dtype), "W": gW, "h": gh.astype(dtype), "B": gB}
+    if K:
+        grads["C"] = GF.reshape(-1, M).T @ host.input_rows(S)
+    return losses, grads, GZt
+
+
+def loss_grad(params, X, S, alpha, mask, P, control_grad):
+    """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
+
+    Parameters
+    ----------
+    params : dict of str -> ndarray
+        The model's parameters (:attr:`fastrnn.PLRNN.params`), one dtype (float32 or float64).
+    X : ndarray (nb, T+1, N)
+        Observation windows in the parameters' dtype, C-contiguous.
+    S : ndarray (nb, T+1, K)
+        Inputs aligned with X (K may be 0).
+    alpha : ndarray (nb, T+1)
+        Forcing weights; ``mask`` (M,) the unit mask; both in the parameters' dtype.
+    P : ndarray (M, N)
+        Control matrix (z~ = P x), float64; cast to the parameters' dtype for the control signal.
+    control_grad : bool
+        Also return dL/dP.
+
+    Returns
+    -------
+    loss : float
+    grads : dict of str -> ndarray
+        dL/dparameter for every entry of ``params`` (the control path through P excluded).
+    G : ndarray (M, N) float64 or None
+        dL/dP, or None if ``control_grad`` is False.
+    """
+    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad)
+
+
+def forward_states(params, X, S, alpha, mask, P):
+    """The forced forward pass of :func:`loss_grad` alone: (loss, Z (nb, T+1, M) forced states, ZF (nb, T, M) free
+    states z_f,1 .. z_f,T), window-major copies."""
+    return host.forward_states(_sweep, params, X, S, alpha, mask, P)

@@ -1,19 +1,36 @@
-"""Tanh RNN kernels: z' = tanh(W z + h + C s) (DESIGN §1)."""
+"""Tanh RNN, z' = tanh(W z + h + C s) (DESIGN §1): the model's one definition.
+
+:func:`step_rows` is the step for a block of rows. The training sweep (:func:`forward`) calls it for the windows of a
+batch, the free run (:func:`run`) and the Jacobians (:func:`jacobians`) for a single row, so every path evaluates the
+same floating-point operations; in float32 that includes the vectorisable rational tanh of :func:`._common.tanh`
+(within 6 ulp), in float64 the library tanh. The host glue at the end (:func:`free_run`, :func:`loss_grad`,
+:func:`forward_states`) takes the parameters by name; :mod:`fastrnn.kernels.cuda.tanhrnn` is the GPU twin.
+"""
 import numpy as np
 from numba import njit, prange
 
-from ._common import (FASTMATH, add_column_sums, dot_rows, gemm_tn, loss_adjoint, matvec_add, observation_grad,
+from ..config import FASTMATH
+from . import host
+from ._common import (add_column_sums, add_inputs, dot_rows, force_rows, gemm_tn, loss_adjoint, observation_grad,
                       residuals, tanh)
 
+#: Model kind and parameter names (C only with inputs).
+KIND = "TanhRNN"
+PARAMS = ("W", "h", "B", "C")
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def step(W, h, C, z, s, out, buf):
-    """out = tanh(W z + h + C s); buf is unused (kept for a uniform signature)."""
-    out[:] = h
-    matvec_add(W, z, out)
-    matvec_add(C, s, out)
-    for i in range(out.shape[0]):
-        out[i] = np.tanh(out[i])
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def step_rows(Wt, h, Ct, S, b0, t, zp, zf):
+    """Free step of the rows zp (R, M): zf[r] = tanh(W zp[r] + h + C s) with s = S[b0 + r, t].
+
+    Wt = W^T (M, M), Ct = C^T (K, M). One (R, M) x (M, M) product for all rows.
+    """
+    R, M = zp.shape
+    dot_rows(zp, Wt, zf)                                     # W z for all these rows at once
+    add_inputs(S, b0, t, Ct, zf)
+    for r in range(R):
+        for i in range(M):
+            zf[r, i] = tanh(zf[r, i] + h[i])
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -27,50 +44,30 @@ def jacobian(W, znext, J):
 
 
 @njit(cache=True, nogil=True)
-def run(W, h, C, z0, S, Zout):
-    buf = np.empty_like(z0)
-    Zout[0] = z0
-    for k in range(S.shape[0]):
-        step(W, h, C, Zout[k], S[k], Zout[k + 1], buf)
+def run(Wt, h, Ct, S, Z):
+    """Free run of one row: Z (n+1, 1, M) holds z_0 in Z[0] on entry, Z[k+1] = F(Z[k], S[0, k]); S (1, n, K)."""
+    for k in range(Z.shape[0] - 1):
+        step_rows(Wt, h, Ct, S, 0, k, Z[k, 0:1], Z[k + 1, 0:1])
 
 
 @njit(cache=True, nogil=True)
-def jacobians(W, h, C, z0, S, J, Zout):
-    buf = np.empty_like(z0)
-    Zout[0] = z0
-    for k in range(S.shape[0]):
-        step(W, h, C, Zout[k], S[k], Zout[k + 1], buf)
-        jacobian(W, Zout[k + 1], J[k])
+def jacobians(W, Wt, h, Ct, S, J, Z):
+    """:func:`run` that also stores J[k] = dF/dz at Z[k] (J (n, M, M))."""
+    for k in range(Z.shape[0] - 1):
+        step_rows(Wt, h, Ct, S, 0, k, Z[k, 0:1], Z[k + 1, 0:1])
+        jacobian(W, Z[k + 1, 0], J[k])
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _forward_rows(Wt, h, Ct, S, alpha, mask, Zt, Z, ZF, b0, b1):
-    """The state recursion of windows b0 .. b1-1, in lockstep: one (b1-b0, M) x (M, M) product per step."""
+    """The state recursion of windows b0 .. b1-1, in lockstep: one :func:`step_rows` per step, then the forcing."""
     T1, _, M = Z.shape
-    K = Ct.shape[0]
     for b in range(b0, b1):
         for i in range(M):
             Z[0, b, i] = Zt[b, 0, i]
     for t in range(1, T1):
-        zf = ZF[t - 1, b0:b1]
-        zn = Z[t, b0:b1]
-        dot_rows(Z[t - 1, b0:b1], Wt, zf)                    # W z for all these windows at once
-        for r in range(b1 - b0):
-            b = b0 + r
-            for k in range(K):
-                sk = S[b, t, k]
-                for i in range(M):
-                    zf[r, i] += sk * Ct[k, i]
-            for i in range(M):
-                zf[r, i] = tanh(zf[r, i] + h[i])
-            a = alpha[b, t]
-            if a == 0.0:
-                for i in range(M):
-                    zn[r, i] = zf[r, i]
-            else:
-                for i in range(M):
-                    w = a * mask[i]
-                    zn[r, i] = (1.0 - w) * zf[r, i] + w * Zt[b, t, i]
+        step_rows(Wt, h, Ct, S, b0, t, Z[t - 1, b0:b1], ZF[t - 1, b0:b1])
+        force_rows(alpha, mask, Zt, b0, t, ZF[t - 1, b0:b1], Z[t, b0:b1])
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -79,7 +76,6 @@ def forward(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R):
 
     Wt = W^T (M, M) and Ct = C^T (K, M), C-contiguous. Time-major outputs: Z (T+1, nb, M) forced states,
     ZF (T, nb, M) free states, R (T, nb, N) residuals x_t - B zf_t. Returns the per-window loss sums (float64).
-    float32 uses the vectorised rational tanh of :func:`fastrnn.kernels._common.tanh` (within 6 ulp).
     """
     _forward_rows(Wt, h, Ct, S, alpha, mask, Zt, Z, ZF, 0, X.shape[0])
     return residuals(B, X, ZF, R)
@@ -171,3 +167,69 @@ def backward_parallel(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB, n
                 acc += pW[c, i, j]
             gW[i, j] = acc
     observation_grad(R, ZF, scale, gB)
+
+
+# ---------------------------------------------------------------- host glue
+def _operands(params):
+    """(W, h, B, C, Wt, Ct): C an empty (M, 0) matrix without inputs, Wt = W^T and Ct = C^T C-contiguous."""
+    W, h, B = params["W"], params["h"], params["B"]
+    C = host.input_matrix(params, "C", h.shape[0], W.dtype)
+    return W, h, B, C, np.ascontiguousarray(W.T), np.ascontiguousarray(C.T)
+
+
+def free_run(params, z0, S, with_jacobians=False):
+    """Free run from ``z0`` (M,) driven by S (n, K): states (n+1, M) in the parameters' dtype, and with
+    ``with_jacobians`` also J (n, M, M), J[k] = dF/dz at state k."""
+    W, h, _, _, Wt, Ct = _operands(params)
+    dtype, M, n = W.dtype, h.shape[0], S.shape[0]
+    Z = np.empty((n + 1, 1, M), dtype)
+    Z[0, 0] = z0
+    S3 = np.ascontiguousarray(S, dtype=dtype).reshape(1, n, S.shape[1])
+    if not with_jacobians:
+        run(Wt, h, Ct, S3, Z)
+        return Z[:, 0]
+    J = np.empty((n, M, M), dtype)
+    jacobians(W, Wt, h, Ct, S3, J, Z)
+    return Z[:, 0], J
+
+
+def _sweep(params, X, S, alpha, mask, Zt, backward_too):
+    W, h, B, C, Wt, Ct = _operands(params)
+    nb, T1, N = X.shape
+    M, K, T = h.shape[0], S.shape[2], T1 - 1
+    dtype = W.dtype
+    # time-major work arrays (reused between calls): every step is one (nb, M) x (M, M) product for the batch
+    Z, ZF, GP, R, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (T, nb, M), (T, nb, M), (T, nb, N), (nb, T1, M)])
+    chunks = host.sweep_chunks(nb, T, M) if backward_too else 1
+    with host.serial_blas():
+        if chunks == 1:
+            losses = forward(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R)
+        else:
+            losses = forward_parallel(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R, chunks)
+        if not backward_too:
+            return losses, Z, ZF
+        scale = 2.0 / (nb * T * N)
+        gh = np.zeros(M)
+        gW = np.empty((M, M), dtype)
+        gB = np.empty((N, M), dtype)
+        if chunks == 1:
+            backward(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB)
+        else:
+            backward_parallel(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB, chunks)
+    grads = {"W": gW, "h": gh.astype(dtype), "B": gB}
+    if K:
+        grads["C"] = GP.reshape(-1, M).T @ host.input_rows(S)
+    return losses, grads, GZt
+
+
+def loss_grad(params, X, S, alpha, mask, P, control_grad):
+    """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
+
+    Same parameters and returns as :func:`fastrnn.kernels.plrnn.loss_grad`: (loss, grads, dL/dP float64 or None).
+    """
+    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad)
+
+
+def forward_states(params, X, S, alpha, mask, P):
+    """As :func:`fastrnn.kernels.plrnn.forward_states`: (loss, forced states, free states)."""
+    return host.forward_states(_sweep, params, X, S, alpha, mask, P)

@@ -11,14 +11,18 @@ Layout of the backend (one thread block per window, every kernel race-free):
     forward and backward kernels per model. Block ``b`` runs window ``b``; thread ``i`` owns latent unit ``i`` (strided
     when M exceeds the block), the state lives in shared memory (double-buffered, one barrier per time step), and the
     forward pass stores what the reverse sweep needs (states, free states, residuals, gate activations). The backward
-    pass only propagates the state adjoint and stores the per-step adjoints.
+    pass only propagates the state adjoint and stores the per-step adjoints. Each module's ``loss_grad`` (the host
+    glue: buffers, launches, gradient products) has the signature and returns of its CPU twin's.
 ``_linalg``
     parameter gradients as sums over all (window, time) pairs, formed after the sweep as products of the stored
     arrays (one per parameter, as on the CPU): every block sums its own chunk of rows into its own slot of a partial
     buffer, and a second kernel adds the slots in a fixed order, so results are deterministic and no atomics are used.
+``_common``
+    what the model kernels share: the control signal, forcing, residuals, loss reduction and forcing adjoint (device
+    functions) and the host side of every ``loss_grad``.
 ``driver``
-    :class:`~fastrnn.kernels.cuda.driver.Session`: device buffers, uploads, window gathering for training, and the
-    per-model assembly of loss and gradients.
+    :class:`~fastrnn.kernels.cuda.driver.Session`: device buffers, uploads, window gathering for training, the
+    reductions, and :meth:`~fastrnn.kernels.cuda.driver.Session.loss_grad`, which calls the model's ``loss_grad``.
 
 The tests run these kernels under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported).
 """

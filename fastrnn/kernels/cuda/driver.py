@@ -1,8 +1,9 @@
 """Host side of the GPU backend: device buffers, uploads, window gathering, and per-model loss and gradients.
 
-The semantics are those of the CPU path (DESIGN §1): :meth:`Session.loss_grad` returns the loss, dL/dparameter for
-every parameter and dL/dP (P the control matrix, z~ = P x); the chain rule through P into B stays on the host
-(:func:`fastrnn.training._loss_and_grad`), once per batch, as on the CPU.
+The semantics are those of the CPU path (DESIGN §1): :meth:`Session.loss_grad` runs a model's CUDA twin
+(``fastrnn.kernels.cuda.<model>.loss_grad``, the signature and returns of the CPU kernel module's ``loss_grad``):
+the loss, dL/dparameter for every parameter and dL/dP (P the control matrix, z~ = P x); the chain rule through P into
+B stays on the host, once per batch, as on the CPU.
 
 Per batch the host uploads the parameters (a few small arrays), the forcing weights and the mask, launches the forward
 kernel, the backward kernel and one reduction per parameter gradient, and copies back the per-window losses and the
@@ -16,14 +17,12 @@ import numpy as np
 from numba import config as _numba_config
 from numba import cuda
 
+from ... import config as _config
 from . import _linalg, gru, lstm, plrnn, tanhrnn
+from ._common import MAX_THREADS
 
-# Launch geometry. Under the simulator (one Python thread per CUDA thread, each barrier costs about a millisecond)
-# blocks are kept small: 2 threads per recurrent block (strided loops over units), 4x4 product tiles (partial for
-# the tests' tiny sizes) and 2 row chunks per product (multi-chunk reductions).
-_GPU_CONFIG = dict(warp=32, max_threads=plrnn.MAX_THREADS, tile=16, threads_1d=256, target_blocks=1024,
-                   max_chunks=4096)
-_SIM_CONFIG = dict(warp=1, max_threads=2, tile=4, threads_1d=4, target_blocks=2, max_chunks=2)
+#: Model kind -> its CUDA kernel module.
+MODULES = {"PLRNN": plrnn, "TanhRNN": tanhrnn, "LSTM": lstm, "GRU": gru}
 
 
 def _cdiv(a, b):
@@ -50,11 +49,12 @@ class Session:
 
     def __init__(self, config=None):
         self.simulator = bool(_numba_config.ENABLE_CUDASIM)
-        self.config = dict(_SIM_CONFIG if self.simulator else _GPU_CONFIG)
+        # launch geometry (fastrnn.config): tiny blocks under the simulator, where every barrier costs a millisecond
+        self.config = dict(_config.CUDA_SIM_LAUNCH if self.simulator else _config.CUDA_GPU_LAUNCH)
         if config:
             self.config.update(config)
-        if self.config["max_threads"] > plrnn.MAX_THREADS:
-            raise ValueError(f"max_threads must be <= {plrnn.MAX_THREADS}")
+        if self.config["max_threads"] > MAX_THREADS:
+            raise ValueError(f"max_threads must be <= {MAX_THREADS}")
         self._buffers = {}
 
     # ------------------------------------------------------------------ memory
@@ -155,9 +155,9 @@ class Session:
         X, S : device arrays (nb, T+1, N) and (nb, T+1, K)
             Observation windows and inputs in the parameters' dtype (K may be 0).
         alpha : ndarray (nb, T+1)
-            Forcing weights; mask : ndarray (M,) unit mask (1 where forcing acts); both in the parameters' dtype.
+            Forcing weights; mask : ndarray (M,) unit mask (1 where forcing acts).
         P : ndarray (M, N)
-            Control matrix (z~ = P x) in the parameters' dtype.
+            Control matrix (z~ = P x), float64 as on the CPU; cast to the parameters' dtype.
         control_grad : bool
             Also return dL/dP.
 
@@ -168,155 +168,18 @@ class Session:
         dP : ndarray (M, N) float64, or None if ``control_grad`` is False
         """
         try:
-            run = _MODELS[kind]
+            module = MODULES[kind]
         except KeyError:
-            raise ValueError(f"no CUDA kernels for model kind {kind!r}; known kinds: {sorted(_MODELS)}") from None
-        dt = params["B"].dtype
-        if X.dtype != dt or S.dtype != dt:
-            raise TypeError(f"X and inputs must have the model's dtype {dt} on the device, got {X.dtype}, {S.dtype}")
-        nb, T1, N = X.shape
-        T = T1 - 1
-        scale = dt.type(2.0 / (nb * T * N))
-        d_alpha = self.to_device(np.asarray(alpha, dtype=dt))
-        d_mask = self.to_device(np.asarray(mask, dtype=dt))
-        PT = self.to_device(np.ascontiguousarray(np.asarray(P, dtype=dt).T))
-        losses, grads, GZt = run(self, params, X, S, d_alpha, d_mask, PT, scale)
-        loss = float(losses.copy_to_host().sum()) / (nb * T * N)
-        dP = None
-        if control_grad:
-            M = GZt.shape[2]
-            dP = self.product(GZt, 0, 0, M, X, 0, 0, N, T1).astype(np.float64)
-        return loss, grads, dP
+            raise ValueError(f"no CUDA kernels for model kind {kind!r}; known kinds: {sorted(MODULES)}") from None
+        return module.loss_grad(params, X, S, alpha, mask, P, control_grad, session=self)
 
 
-def _upload_T(session, a):
-    """Upload a.T as a C-contiguous device array."""
-    return session.to_device(np.ascontiguousarray(a.T))
+_default = None
 
 
-def _launch(kernel, session, units, shared_bytes, nb):
-    threads = session.threads_for(units)
-    return kernel[nb, threads, 0, max(int(shared_bytes), 1)]
-
-
-def _run_plrnn(ses, p, X, S, d_alpha, d_mask, PT, scale):
-    A, W, h, B = p["A"], p["W"], p["h"], p["B"]
-    dt = B.dtype
-    nb, T1, N = X.shape
-    T, M, K = T1 - 1, A.shape[0], S.shape[2]
-    C = p["C"] if K else np.zeros((M, 0), dt)
-    fwd, bwd = plrnn.kernels(dt.str)
-    Z = ses.buffer("Z", (nb, T1, M), dt)
-    ZF = ses.buffer("ZF", (nb, T, M), dt)
-    R = ses.buffer("R", (nb, T, N), dt)
-    losses = ses.buffer("losses", (nb,), np.float64)
-    d_B, d_A = ses.to_device(B), ses.to_device(A)
-    _launch(fwd, ses, M, plrnn.shared_forward(M, N, dt.itemsize), nb)(
-        d_A, _upload_T(ses, W), ses.to_device(h), _upload_T(ses, C), d_B, PT, X, S, d_alpha, d_mask, Z, ZF, R,
-        losses)
-    GF = ses.buffer("GF", (nb, T, M), dt)
-    GZt = ses.buffer("GZt", (nb, T1, M), dt)
-    _launch(bwd, ses, M, plrnn.shared_backward(M, N, dt.itemsize), nb)(
-        d_A, ses.to_device(W), d_B, d_alpha, d_mask, Z, R, scale, GF, GZt)
-    gW = ses.product(GF, 0, 0, M, Z, 0, 0, M, T, relu_b=True)
-    np.fill_diagonal(gW, 0.0)
-    grads = {
-        "A": ses.column_sums(GF, 0, 0, M, T, B=Z),
-        "W": gW,
-        "h": ses.column_sums(GF, 0, 0, M, T),
-        "B": ses.product(R, 0, 0, N, ZF, 0, 0, M, T, factor=-scale),
-    }
-    if K:
-        grads["C"] = ses.product(GF, 0, 0, M, S, 1, 0, K, T)
-    return losses, grads, GZt
-
-
-def _run_tanhrnn(ses, p, X, S, d_alpha, d_mask, PT, scale):
-    W, h, B = p["W"], p["h"], p["B"]
-    dt = B.dtype
-    nb, T1, N = X.shape
-    T, M, K = T1 - 1, h.shape[0], S.shape[2]
-    C = p["C"] if K else np.zeros((M, 0), dt)
-    fwd, bwd = tanhrnn.kernels(dt.str)
-    Z = ses.buffer("Z", (nb, T1, M), dt)
-    ZF = ses.buffer("ZF", (nb, T, M), dt)
-    R = ses.buffer("R", (nb, T, N), dt)
-    losses = ses.buffer("losses", (nb,), np.float64)
-    d_B = ses.to_device(B)
-    _launch(fwd, ses, M, tanhrnn.shared_forward(M, N, dt.itemsize), nb)(
-        _upload_T(ses, W), ses.to_device(h), _upload_T(ses, C), d_B, PT, X, S, d_alpha, d_mask, Z, ZF, R, losses)
-    GP = ses.buffer("GP", (nb, T, M), dt)
-    GZt = ses.buffer("GZt", (nb, T1, M), dt)
-    _launch(bwd, ses, M, tanhrnn.shared_backward(M, N, dt.itemsize), nb)(
-        ses.to_device(W), d_B, d_alpha, d_mask, ZF, R, scale, GP, GZt)
-    grads = {
-        "W": ses.product(GP, 0, 0, M, Z, 0, 0, M, T),
-        "h": ses.column_sums(GP, 0, 0, M, T),
-        "B": ses.product(R, 0, 0, N, ZF, 0, 0, M, T, factor=-scale),
-    }
-    if K:
-        grads["C"] = ses.product(GP, 0, 0, M, S, 1, 0, K, T)
-    return losses, grads, GZt
-
-
-def _run_lstm(ses, p, X, S, d_alpha, d_mask, PT, scale):
-    W, b, B = p["W"], p["b"], p["B"]
-    dt = B.dtype
-    nb, T1, N = X.shape
-    T, M, K = T1 - 1, W.shape[1], S.shape[2]
-    U = p["U"] if K else np.zeros((4 * M, 0), dt)
-    fwd, bwd = lstm.kernels(dt.str)
-    Z = ses.buffer("Z", (nb, T1, 2 * M), dt)
-    ZF = ses.buffer("ZF", (nb, T, 2 * M), dt)
-    G = ses.buffer("G", (nb, T, 5 * M), dt)
-    R = ses.buffer("R", (nb, T, N), dt)
-    losses = ses.buffer("losses", (nb,), np.float64)
-    d_B = ses.to_device(B)
-    _launch(fwd, ses, M, lstm.shared_forward(M, N, dt.itemsize), nb)(
-        _upload_T(ses, W), _upload_T(ses, U), ses.to_device(b), d_B, PT, X, S, d_alpha, d_mask, Z, ZF, G, R, losses)
-    GP = ses.buffer("GP", (nb, T, 4 * M), dt)
-    GZt = ses.buffer("GZt", (nb, T1, M), dt)
-    _launch(bwd, ses, M, lstm.shared_backward(M, N, dt.itemsize), nb)(
-        ses.to_device(W), d_B, d_alpha, d_mask, Z, G, R, scale, GP, GZt)
-    grads = {
-        "W": ses.product(GP, 0, 0, 4 * M, Z, 0, 0, M, T),
-        "b": ses.column_sums(GP, 0, 0, 4 * M, T),
-        "B": ses.product(R, 0, 0, N, ZF, 0, 0, M, T, factor=-scale),
-    }
-    if K:
-        grads["U"] = ses.product(GP, 0, 0, 4 * M, S, 1, 0, K, T)
-    return losses, grads, GZt
-
-
-def _run_gru(ses, p, X, S, d_alpha, d_mask, PT, scale):
-    W, b, B = p["W"], p["b"], p["B"]
-    dt = B.dtype
-    nb, T1, N = X.shape
-    T, M, K = T1 - 1, W.shape[1], S.shape[2]
-    U = p["U"] if K else np.zeros((3 * M, 0), dt)
-    fwd, bwd = gru.kernels(dt.str)
-    Z = ses.buffer("Z", (nb, T1, M), dt)
-    ZF = ses.buffer("ZF", (nb, T, M), dt)
-    G = ses.buffer("G", (nb, T, 4 * M), dt)
-    R = ses.buffer("R", (nb, T, N), dt)
-    losses = ses.buffer("losses", (nb,), np.float64)
-    d_B = ses.to_device(B)
-    _launch(fwd, ses, M, gru.shared_forward(M, N, dt.itemsize), nb)(
-        _upload_T(ses, W), _upload_T(ses, U), ses.to_device(b), d_B, PT, X, S, d_alpha, d_mask, Z, ZF, G, R, losses)
-    GA = ses.buffer("GA", (nb, T, 4 * M), dt)
-    GZt = ses.buffer("GZt", (nb, T1, M), dt)
-    _launch(bwd, ses, M, gru.shared_backward(M, N, dt.itemsize), nb)(
-        ses.to_device(W), d_B, d_alpha, d_mask, Z, G, R, scale, GA, GZt)
-    gsum = ses.column_sums(GA, 0, 0, 4 * M, T)
-    grads = {
-        "W": ses.product(GA, 0, 0, 3 * M, Z, 0, 0, M, T),
-        "b": np.concatenate([gsum[:2 * M], gsum[3 * M:]]),
-        "B": ses.product(R, 0, 0, N, ZF, 0, 0, M, T, factor=-scale),
-    }
-    if K:
-        grads["U"] = np.concatenate([ses.product(GA, 0, 0, 2 * M, S, 1, 0, K, T),
-                                     ses.product(GA, 0, 3 * M, M, S, 1, 0, K, T)])
-    return losses, grads, GZt
-
-
-_MODELS = {"PLRNN": _run_plrnn, "TanhRNN": _run_tanhrnn, "LSTM": _run_lstm, "GRU": _run_gru}
+def default_session():
+    """The process's default :class:`Session` (created on first use), for kernel calls that pass none."""
+    global _default
+    if _default is None:
+        _default = Session()
+    return _default

@@ -3,6 +3,7 @@
 
 One thread block per window; thread ``m`` owns unit ``m`` and computes its three gate rows; the forced and free states
 are double-buffered in shared memory, one barrier per time step. The forward pass stores (r, u, n, q = W_n z) per step.
+:func:`loss_grad` has the signature and the returns of :func:`fastrnn.kernels.gru.loss_grad`.
 """
 from __future__ import annotations
 
@@ -12,32 +13,28 @@ import math
 import numpy as np
 from numba import cuda, float64, from_dtype
 
-from .plrnn import MAX_THREADS
+from ._common import MAX_THREADS, Batch, device_functions, launch, session_or_default, upload_T
 
 
-def shared_forward(M, N, itemsize):
-    """Bytes of dynamic shared memory of the forward kernel."""
-    return 4 * M * itemsize
-
-
-def shared_backward(M, N, itemsize):
-    """Bytes of dynamic shared memory of the backward kernel."""
-    return 7 * M * itemsize
+#: Dynamic shared memory of the (forward, backward) kernels, in values per latent unit.
+SHARED = (4, 7)
 
 
 @functools.lru_cache(maxsize=None)
 def kernels(dtype):
     """(forward, backward) kernels for ``dtype``.
 
-    ``forward[nb, threads, 0, shared_forward(...)](WT, UT, bias, B, PT, X, S, alpha, mask, Z, ZF, G, R, losses)``
+    ``forward[nb, threads, 0, SHARED[0] M itemsize](WT, UT, bias, B, PT, X, S, alpha, mask, Z, ZF, G, R, losses)``
         WT = W^T (M, 3M), UT = U^T (K, 3M). Stores Z (nb, T+1, M), ZF (nb, T, M), G (nb, T, 4M) = (r, u, n, q),
         R (nb, T, N) and losses (nb,).
-    ``backward[nb, threads, 0, shared_backward(...)](W, B, alpha, mask, Z, G, R, scale, GA, GZt)``
+    ``backward[nb, threads, 0, SHARED[1] M itemsize](W, B, alpha, mask, Z, G, R, scale, GA, GZt)``
         GA[b, t-1] (4M) = (dL/da_r, dL/da_u, dL/dq, dL/da_n) of step t, GZt[b, t] = dL/dz~_t.
     """
     nbdt = from_dtype(np.dtype(dtype))
-    one = np.dtype(dtype).type(1.0)
-    zero = np.dtype(dtype).type(0.0)
+    dev = device_functions(dtype)
+    one, zero = dev.one, dev.zero
+    start, force, residuals, block_loss, free_adjoint = (dev.start, dev.force, dev.residuals, dev.block_loss,
+                                                         dev.free_adjoint)
 
     @cuda.jit
     def forward(WT, UT, bias, B, PT, X, S, alpha, mask, Z, ZF, G, R, losses):
@@ -45,17 +42,11 @@ def kernels(dtype):
         tid = cuda.threadIdx.x
         nt = cuda.blockDim.x
         M = WT.shape[0]
-        N = B.shape[0]
         K = UT.shape[0]
         T1 = X.shape[1]
         sh = cuda.shared.array(0, dtype=nbdt)  # z[2][M] | z_free[2][M]
         red = cuda.shared.array(MAX_THREADS, dtype=float64)
-        for m in range(tid, M, nt):
-            acc = zero
-            for n in range(N):
-                acc += PT[n, m] * X[b, 0, n]
-            Z[b, 0, m] = acc
-            sh[m] = acc
+        start(PT, X, Z, sh, b, tid, nt, M)
         cuda.syncthreads()
         loss = 0.0
         for t in range(1, T1):
@@ -89,28 +80,12 @@ def kernels(dtype):
                 G[b, t - 1, 3 * M + m] = wn
                 ZF[b, t - 1, m] = zf
                 sh[2 * M + cur + m] = zf
-                zt = zero
-                for n in range(N):
-                    zt += PT[n, m] * X[b, t, n]
-                w = at * mask[m]
-                z = (one - w) * zf + w * zt
+                z = force(zf, PT, X, b, t, m, at * mask[m])
                 sh[cur + m] = z
                 Z[b, t, m] = z
             cuda.syncthreads()
-            for n in range(tid, N, nt):
-                acc = zero
-                for i in range(M):
-                    acc += B[n, i] * sh[2 * M + cur + i]
-                rr = X[b, t, n] - acc
-                R[b, t - 1, n] = rr
-                loss += rr * rr
-        red[tid] = loss
-        cuda.syncthreads()
-        if tid == 0:
-            s = 0.0
-            for k in range(nt):
-                s += red[k]
-            losses[b] = s
+            loss = residuals(B, X, R, sh, 2 * M + cur, b, t, tid, nt, loss)
+        block_loss(red, loss, tid, nt, losses, b)
 
     @cuda.jit
     def backward(W, B, alpha, mask, Z, G, R, scale, GA, GZt):
@@ -118,7 +93,6 @@ def kernels(dtype):
         tid = cuda.threadIdx.x
         nt = cuda.blockDim.x
         M = W.shape[1]
-        N = B.shape[0]
         T = R.shape[1]
         sh = cuda.shared.array(0, dtype=nbdt)  # gz[M] (owner-only) | (ga_r, ga_u, ga_q)[2][3M]
         for m in range(tid, M, nt):
@@ -127,12 +101,7 @@ def kernels(dtype):
             par = M + (t & 1) * 3 * M
             at = alpha[b, t]
             for m in range(tid, M, nt):
-                w = at * mask[m]
-                g0 = sh[m]
-                GZt[b, t, m] = w * g0
-                g = (one - w) * g0
-                for n in range(N):
-                    g -= (scale * R[b, t - 1, n]) * B[n, m]
+                g = free_adjoint(B, R, scale, GZt, b, t, m, at * mask[m], sh[m])
                 r = G[b, t - 1, m]
                 u = G[b, t - 1, M + m]
                 nn = G[b, t - 1, 2 * M + m]
@@ -159,3 +128,37 @@ def kernels(dtype):
             GZt[b, 0, m] = sh[m]
 
     return forward, backward
+
+
+def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
+    """Loss and gradients on the GPU: the parameters and returns of :func:`fastrnn.kernels.gru.loss_grad`, with X
+    and S device arrays (see :func:`fastrnn.kernels.cuda.plrnn.loss_grad`)."""
+    ses = session_or_default(session)
+    bt = Batch(ses, params, X, S, alpha, mask, P)
+    W, b, B = params["W"], params["b"], params["B"]
+    dt, nb, T, N, K = bt.dtype, bt.nb, bt.T, bt.N, bt.K
+    M = W.shape[1]
+    U = bt.input_matrix(params, "U", 3 * M)
+    fwd, bwd = kernels(dt.str)
+    Z = ses.buffer("Z", (nb, T + 1, M), dt)
+    ZF = ses.buffer("ZF", (nb, T, M), dt)
+    G = ses.buffer("G", (nb, T, 4 * M), dt)
+    R = ses.buffer("R", (nb, T, N), dt)
+    d_B = ses.to_device(B)
+    launch(fwd, ses, M, SHARED[0], nb, dt)(
+        upload_T(ses, W), upload_T(ses, U), ses.to_device(b), d_B, bt.PT, X, S, bt.alpha, bt.mask, Z, ZF, G, R,
+        bt.losses)
+    GA = ses.buffer("GA", (nb, T, 4 * M), dt)
+    GZt = ses.buffer("GZt", (nb, T + 1, M), dt)
+    launch(bwd, ses, M, SHARED[1], nb, dt)(
+        ses.to_device(W), d_B, bt.alpha, bt.mask, Z, G, R, bt.scale, GA, GZt)
+    gsum = ses.column_sums(GA, 0, 0, 4 * M, T)
+    grads = {
+        "W": ses.product(GA, 0, 0, 3 * M, Z, 0, 0, M, T),
+        "b": np.concatenate([gsum[:2 * M], gsum[3 * M:]]),
+        "B": ses.product(R, 0, 0, N, ZF, 0, 0, M, T, factor=-bt.scale),
+    }
+    if K:
+        grads["U"] = np.concatenate([ses.product(GA, 0, 0, 2 * M, S, 1, 0, K, T),
+                                     ses.product(GA, 0, 3 * M, M, S, 1, 0, K, T)])
+    return bt.finish(grads, GZt, control_grad)

@@ -1,7 +1,8 @@
 """Tanh RNN on the GPU: z' = tanh(W z + h + C s) (DESIGN §1), the twin of :mod:`fastrnn.kernels.tanhrnn`.
 
 One thread block per window; thread ``i`` owns latent unit ``i`` (strided when M exceeds the block); the forced and
-free states are double-buffered in shared memory, one barrier per time step.
+free states are double-buffered in shared memory, one barrier per time step. :func:`loss_grad` has the signature and
+the returns of :func:`fastrnn.kernels.tanhrnn.loss_grad`.
 """
 from __future__ import annotations
 
@@ -11,31 +12,27 @@ import math
 import numpy as np
 from numba import cuda, float64, from_dtype
 
-from .plrnn import MAX_THREADS
+from ._common import MAX_THREADS, Batch, device_functions, launch, session_or_default, upload_T
 
 
-def shared_forward(M, N, itemsize):
-    """Bytes of dynamic shared memory of the forward kernel."""
-    return 4 * M * itemsize
-
-
-def shared_backward(M, N, itemsize):
-    """Bytes of dynamic shared memory of the backward kernel."""
-    return 3 * M * itemsize
+#: Dynamic shared memory of the (forward, backward) kernels, in values per latent unit.
+SHARED = (4, 3)
 
 
 @functools.lru_cache(maxsize=None)
 def kernels(dtype):
     """(forward, backward) kernels for ``dtype``.
 
-    ``forward[nb, threads, 0, shared_forward(...)](WT, h, CT, B, PT, X, S, alpha, mask, Z, ZF, R, losses)``
+    ``forward[nb, threads, 0, SHARED[0] M itemsize](WT, h, CT, B, PT, X, S, alpha, mask, Z, ZF, R, losses)``
         as for the PLRNN: Z (nb, T+1, M), ZF (nb, T, M), R (nb, T, N), losses (nb,) float64.
-    ``backward[nb, threads, 0, shared_backward(...)](W, B, alpha, mask, ZF, R, scale, GP, GZt)``
+    ``backward[nb, threads, 0, SHARED[1] M itemsize](W, B, alpha, mask, ZF, R, scale, GP, GZt)``
         GP[b, t-1] = dL/d(pre-activation of step t), GZt[b, t] = dL/dz~_t.
     """
     nbdt = from_dtype(np.dtype(dtype))
-    one = np.dtype(dtype).type(1.0)
-    zero = np.dtype(dtype).type(0.0)
+    dev = device_functions(dtype)
+    one, zero = dev.one, dev.zero
+    start, force, residuals, block_loss, free_adjoint = (dev.start, dev.force, dev.residuals, dev.block_loss,
+                                                         dev.free_adjoint)
 
     @cuda.jit
     def forward(WT, h, CT, B, PT, X, S, alpha, mask, Z, ZF, R, losses):
@@ -43,17 +40,11 @@ def kernels(dtype):
         tid = cuda.threadIdx.x
         nt = cuda.blockDim.x
         M = h.shape[0]
-        N = B.shape[0]
         K = CT.shape[0]
         T1 = X.shape[1]
         sh = cuda.shared.array(0, dtype=nbdt)  # z[2][M] | zf[2][M]
         red = cuda.shared.array(MAX_THREADS, dtype=float64)
-        for i in range(tid, M, nt):
-            acc = zero
-            for n in range(N):
-                acc += PT[n, i] * X[b, 0, n]
-            Z[b, 0, i] = acc
-            sh[i] = acc
+        start(PT, X, Z, sh, b, tid, nt, M)
         cuda.syncthreads()
         loss = 0.0
         for t in range(1, T1):
@@ -73,28 +64,12 @@ def kernels(dtype):
                 v = math.tanh(v)
                 sh[2 * M + cur + i] = v
                 ZF[b, t - 1, i] = v
-                zt = zero
-                for n in range(N):
-                    zt += PT[n, i] * X[b, t, n]
-                w = at * mask[i]
-                z = (one - w) * v + w * zt
+                z = force(v, PT, X, b, t, i, at * mask[i])
                 sh[cur + i] = z
                 Z[b, t, i] = z
             cuda.syncthreads()
-            for n in range(tid, N, nt):
-                acc = zero
-                for i in range(M):
-                    acc += B[n, i] * sh[2 * M + cur + i]
-                r = X[b, t, n] - acc
-                R[b, t - 1, n] = r
-                loss += r * r
-        red[tid] = loss
-        cuda.syncthreads()
-        if tid == 0:
-            s = 0.0
-            for k in range(nt):
-                s += red[k]
-            losses[b] = s
+            loss = residuals(B, X, R, sh, 2 * M + cur, b, t, tid, nt, loss)
+        block_loss(red, loss, tid, nt, losses, b)
 
     @cuda.jit
     def backward(W, B, alpha, mask, ZF, R, scale, GP, GZt):
@@ -102,7 +77,6 @@ def kernels(dtype):
         tid = cuda.threadIdx.x
         nt = cuda.blockDim.x
         M = W.shape[0]
-        N = B.shape[0]
         T = R.shape[1]
         sh = cuda.shared.array(0, dtype=nbdt)  # gz[M] (owner-only entries) | gp[2][M]
         for i in range(tid, M, nt):
@@ -111,12 +85,7 @@ def kernels(dtype):
             par = M + (t & 1) * M
             at = alpha[b, t]
             for i in range(tid, M, nt):
-                w = at * mask[i]
-                g = sh[i]
-                GZt[b, t, i] = w * g
-                gf = (one - w) * g
-                for n in range(N):
-                    gf -= (scale * R[b, t - 1, n]) * B[n, i]
+                gf = free_adjoint(B, R, scale, GZt, b, t, i, at * mask[i], sh[i])
                 zf = ZF[b, t - 1, i]
                 gp = gf * (one - zf * zf)
                 sh[par + i] = gp
@@ -131,3 +100,34 @@ def kernels(dtype):
             GZt[b, 0, i] = sh[i]
 
     return forward, backward
+
+
+def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
+    """Loss and gradients on the GPU: the parameters and returns of :func:`fastrnn.kernels.tanhrnn.loss_grad`, with
+    X and S device arrays (see :func:`fastrnn.kernels.cuda.plrnn.loss_grad`)."""
+    ses = session_or_default(session)
+    bt = Batch(ses, params, X, S, alpha, mask, P)
+    W, h, B = params["W"], params["h"], params["B"]
+    dt, nb, T, N, K = bt.dtype, bt.nb, bt.T, bt.N, bt.K
+    M = h.shape[0]
+    C = bt.input_matrix(params, "C", M)
+    fwd, bwd = kernels(dt.str)
+    Z = ses.buffer("Z", (nb, T + 1, M), dt)
+    ZF = ses.buffer("ZF", (nb, T, M), dt)
+    R = ses.buffer("R", (nb, T, N), dt)
+    d_B = ses.to_device(B)
+    launch(fwd, ses, M, SHARED[0], nb, dt)(
+        upload_T(ses, W), ses.to_device(h), upload_T(ses, C), d_B, bt.PT, X, S, bt.alpha, bt.mask, Z, ZF, R,
+        bt.losses)
+    GP = ses.buffer("GP", (nb, T, M), dt)
+    GZt = ses.buffer("GZt", (nb, T + 1, M), dt)
+    launch(bwd, ses, M, SHARED[1], nb, dt)(
+        ses.to_device(W), d_B, bt.alpha, bt.mask, ZF, R, bt.scale, GP, GZt)
+    grads = {
+        "W": ses.product(GP, 0, 0, M, Z, 0, 0, M, T),
+        "h": ses.column_sums(GP, 0, 0, M, T),
+        "B": ses.product(R, 0, 0, N, ZF, 0, 0, M, T, factor=-bt.scale),
+    }
+    if K:
+        grads["C"] = ses.product(GP, 0, 0, M, S, 1, 0, K, T)
+    return bt.finish(grads, GZt, control_grad)

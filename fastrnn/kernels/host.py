@@ -1,0 +1,267 @@
+"""Host side of the CPU kernels, shared by the model modules: reusable work arrays, BLAS and thread control, the
+control signal z~ = P x and the assembly of loss and gradients around the Numba sweeps (DESIGN §1, §3).
+
+Every model module's ``loss_grad(params, X, S, alpha, mask, P, control_grad)`` is built from these pieces; so is the
+CUDA twin in :mod:`fastrnn.kernels.cuda` where the pieces are host-side.
+"""
+import threading
+
+import numpy as np
+from numba import njit
+
+from .. import config
+from ._common import gemm_tn
+
+
+# ---------------------------------------------------------------- control signal and gradient assembly
+def control_rows(X, P):
+    """z~ = P x for the rows of X (R, N), in X's dtype: ``X @ P^T`` with P (M, N) cast to X's dtype.
+
+    The single definition of the control signal: the training kernels' z~_t and the initial state z_0 = z~_0 of a free
+    run from an observation (:meth:`fastrnn.models.RNNModel.initial_state`) both come from here, so that a window
+    forced only at t = 0 and :meth:`~fastrnn.models.RNNModel.generate` start from the same bits.
+    """
+    return X @ P.T.astype(X.dtype)
+
+
+def control_signal(X, alpha, P):
+    """Control signal of a batch: (Zt, cols, Xu) with Zt (nb, T+1, M) = P x_t where the kernels read it.
+
+    z~_t is read only at t = 0, where every window starts on it, and at the steps where some window is forced
+    (``cols``, a slice or index array; Xu = X[:, cols]); the other entries of Zt are left unset.
+    """
+    nb, T1, N = X.shape
+    used = np.any(alpha != 0, axis=0)
+    used[0] = True
+    cols = np.flatnonzero(used) if not used.all() else slice(None)
+    Xu = X[:, cols]
+    k = Xu.shape[1]
+    Zt = np.empty((nb, T1, P.shape[0]), dtype=X.dtype)
+    Zt[:, cols] = control_rows(Xu.reshape(-1, N), P).reshape(nb, k, -1)
+    return Zt, cols, Xu
+
+
+def control_adjoint(GZt, cols, Xu):
+    """dL/dP (M, N) float64 = sum over windows and steps of dL/dz~_t x_t^T, from GZt (nb, T+1, M) = dL/dz~, which is
+    zero except at the steps ``cols`` of :func:`control_signal` (the gated kernels write it there only)."""
+    N = Xu.shape[2]
+    return GZt[:, cols].reshape(-1, GZt.shape[-1]).T.astype(np.float64) @ Xu.reshape(-1, N).astype(np.float64)
+
+
+def input_rows(S):
+    """The inputs s_1 .. s_T of a batch (nb, T+1, K) as time-major rows ((T nb), K), matching the kernels' (T, nb, .)
+    adjoints: an input-weight gradient is ``adjoint.reshape(-1, M).T @ input_rows(S)``."""
+    return np.ascontiguousarray(S[:, 1:].transpose(1, 0, 2)).reshape(-1, S.shape[2])
+
+
+def input_matrix(params, name, rows, dtype):
+    """The input weights ``params[name]``, or an empty (rows, 0) matrix for a model without inputs (K = 0)."""
+    m = params.get(name)
+    return np.zeros((rows, 0), dtype=dtype) if m is None else m
+
+
+def mean_loss(losses, X):
+    """L = sum of the per-window loss sums / (batch T N)."""
+    nb, T1, N = X.shape
+    return float(losses.sum()) / (nb * (T1 - 1) * N)
+
+
+def finish(losses, X, grads, GZt, cols, Xu, control_grad):
+    """The common return of every ``loss_grad``: (loss, grads, dL/dP float64 or None if not ``control_grad``)."""
+    return mean_loss(losses, X), grads, (control_adjoint(GZt, cols, Xu) if control_grad else None)
+
+
+def loss_grad(sweep, params, X, S, alpha, mask, P, control_grad):
+    """The ``loss_grad`` of a CPU model module around its ``sweep(params, X, S, alpha, mask, Zt, True)``, which
+    returns (per-window loss sums, grads, GZt = dL/dz~): the control signal first, dL/dP last."""
+    Zt, cols, Xu = control_signal(X, alpha, P)
+    losses, grads, GZt = sweep(params, X, S, alpha, mask, Zt, True)
+    return finish(losses, X, grads, GZt, cols, Xu, control_grad)
+
+
+def forward_states(sweep, params, X, S, alpha, mask, P):
+    """The ``forward_states`` of a CPU model module: ``sweep(..., Zt, False)`` returns (per-window loss sums, forced
+    states, free states) time-major; this returns (loss, forced, free) window-major copies."""
+    Zt, _, _ = control_signal(X, alpha, P)
+    losses, Z, ZF = sweep(params, X, S, alpha, mask, Zt, False)
+    return mean_loss(losses, X), Z.transpose(1, 0, 2).copy(), ZF.transpose(1, 0, 2).copy()
+
+
+def gate_blocks(M, n_gates):
+    """Number of column blocks (1 or ``n_gates``) in which to form a gated model's (nb, M) x (M, n_gates M) step
+    product: one product while :func:`._common.dot_rows` can split it into row blocks of at least 4 rows that BLAS
+    treats as small matrices (:data:`fastrnn.config.BLAS_SMALL_MNK`), else one product per gate (e.g. the LSTM at
+    M = 256, whose (16, 256) x (256, 1024) product ran at 27 GMAC/s against 57 for its four gate blocks)."""
+    return 1 if 4 * M * n_gates * M <= config.BLAS_SMALL_MNK else n_gates
+
+
+def gate_layouts(W, n_gates):
+    """W in row blocks Wb and their transposes Wtb (one block, or one per gate at large M: :func:`gate_blocks`), the
+    layouts a gated model's backward and forward steps take."""
+    M = W.shape[1]
+    nblk = gate_blocks(M, n_gates)
+    Wb = W.reshape(nblk, n_gates * M // nblk, M)
+    return Wb, np.ascontiguousarray(Wb.transpose(0, 2, 1))
+
+
+# ---------------------------------------------------------------- reusable work arrays
+_tls = threading.local()
+
+
+def workspace(tag, dtype, shapes):
+    """Scratch arrays of the given shapes, reused by the next call in this thread with the same tag, dtype and shapes.
+
+    Contents are undefined. Training calls the kernels with the same shapes batch after batch; reusing the arrays
+    spares the page faults of fresh allocations (several milliseconds per step at M = 256). One set per tag and
+    thread is kept, and only while it stays under :data:`fastrnn.config.WORKSPACE_MAX_BYTES`.
+    """
+    store = getattr(_tls, "store", None)
+    if store is None:
+        store = _tls.store = {}
+    key = (np.dtype(dtype).str, tuple(tuple(s) for s in shapes))
+    hit = store.get(tag)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    arrays = tuple(np.empty(s, dtype=dtype) for s in shapes)
+    if sum(a.nbytes for a in arrays) <= config.WORKSPACE_MAX_BYTES:
+        store[tag] = (key, arrays)
+    else:
+        store.pop(tag, None)
+    return arrays
+
+
+# ---------------------------------------------------------------- BLAS threads
+# The kernels call BLAS (through Numba's np.dot) once or twice per time step with small matrices, and once per batch
+# for the weight gradient. OpenBLAS runs the larger of these calls on a pool of threads that keep spinning after each
+# call; interleaved with the single-threaded recursion, and worse on cores shared with other processes, the pool
+# costs far more than it saves (a 3-10x slower training step at M = 256 was measured on 2 shared cores). The kernels
+# therefore run with OpenBLAS on the calling thread, restoring its thread count afterwards.
+_blas_setters = None
+
+
+def _find_blas_setters():
+    """``openblas_set_num_threads_local`` of every OpenBLAS already loaded in this process (Linux; OpenBLAS >= 0.3.27).
+
+    Elsewhere, or with another BLAS, there is nothing to set and the kernels use the BLAS as configured.
+    """
+    import ctypes
+    import os
+
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that Numba's np.dot calls; load it before looking)
+    except ImportError:
+        pass
+    setters = []
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = sorted({line.split()[-1] for line in fh
+                            if "openblas" in line.rsplit("/", 1)[-1].lower() and ".so" in line})
+    except OSError:
+        return setters
+    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LAZY", 0)
+    for path in paths:
+        try:
+            fn = ctypes.CDLL(path, mode=mode).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes = [ctypes.c_int]
+        fn.restype = ctypes.c_int
+        setters.append(fn)
+    return setters
+
+
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_previous = []
+
+
+class serial_blas:
+    """Context manager: OpenBLAS runs on the calling thread inside the block (see the note above).
+
+    The setting is process-wide in OpenBLAS; nested or concurrent blocks (kernels called from several Python threads)
+    share it, and the thread counts found by the first block to enter are restored when the last one leaves.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self):
+        global _blas_setters, _blas_depth, _blas_previous
+        with _blas_lock:
+            if _blas_setters is None:
+                _blas_setters = _find_blas_setters()
+            if _blas_depth == 0:
+                _blas_previous = [fn(1) for fn in _blas_setters]
+            _blas_depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _blas_depth
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                for fn, n in zip(_blas_setters, _blas_previous):
+                    fn(n)
+        return False
+
+
+# ---------------------------------------------------------------- threads
+# fastrnn.config.PARALLEL_MIN_WORK: below it (multiply-adds per sweep, batch x T x M^2) the kernels run on one thread.
+# On 2 cores the split sweep was slower at M = 128 (7.8 vs 4.7 ms per training step, batch 16, T = 200) and no faster
+# at M = 256 (15-26 vs 16-18 ms): the per-thread products are too small to pay back the second thread.
+
+
+def idle_cores():
+    """Cores left idle by the 1-minute load average, counting the calling thread's own core as idle (>= 1).
+
+    Elsewhere than on Unix (no load average) every core counts as idle.
+    """
+    import os
+
+    n = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return n
+    return max(1, int(n - busy + 1.0))
+
+
+def sweep_chunks(nb, T, M):
+    """Number of groups of windows to sweep on separate threads (1: the serial kernels).
+
+    Large problems (see :data:`fastrnn.config.PARALLEL_MIN_WORK`) use up to Numba's thread count, but only as many
+    threads as there are idle cores by the 1-minute load average (as GNU OpenMP's dynamic mode does): a thread that has
+    to wait for a busy core holds up the whole sweep, and on 2 cores shared with other processes the split sweep was
+    measured 1.7x slower than the serial one.
+    """
+    if nb < 2 or nb * T * M * M < config.PARALLEL_MIN_WORK:
+        return 1
+    import numba
+
+    return min(nb, numba.get_num_threads(), idle_cores())
+
+
+# fastrnn.config.THREADED_GEMM_MIN: weight-gradient products from this many multiply-adds run on BLAS's threads when
+# cores are idle. After the sequential sweep nothing else runs, so the threads pay off: the LSTM's W gradient at
+# M = 256, batch 16, T = 200 (four (3200 x 256)^T (3200 x 256) products) took 9 ms on 2 idle cores against 18-21 ms.
+
+
+@njit(cache=True, nogil=True)
+def _block_grads_serial(Gb, Y, out):
+    ng, R, P = Gb.shape
+    for k in range(ng):
+        gemm_tn(Gb[k], Y, out[k * P:(k + 1) * P])
+
+
+def block_weight_grads(Gb, Y, out):
+    """out[k P:(k+1) P] = Gb[k]^T Y for the gate blocks Gb (ng, R, P) and Y (R, Q): a gated model's W gradient.
+
+    Large products (:data:`fastrnn.config.THREADED_GEMM_MIN`) run on BLAS's own threads when the load average leaves a
+    second core idle, everything else on the calling thread (see :class:`serial_blas`).
+    """
+    ng, R, P = Gb.shape
+    if ng * R * P * Y.shape[1] >= config.THREADED_GEMM_MIN and idle_cores() >= 2:
+        for k in range(ng):
+            np.dot(Gb[k].T, Y, out=out[k * P:(k + 1) * P])
+    else:
+        with serial_blas():
+            _block_grads_serial(Gb, Y, out)

@@ -1,0 +1,364 @@
+"""The base class of every model: parameters, copies, free running, Jacobians, the training kernels, save/load.
+
+A model holds plain NumPy arrays and names its kernel module (:mod:`fastrnn.kernels.plrnn`, ...), the one definition
+of its step: training (:meth:`RNNModel.loss_grad`), :meth:`RNNModel.generate`, :meth:`RNNModel.jacobians` and the
+Lyapunov spectra all call it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import forcing, io, validation
+from ..kernels import host
+
+_FORMAT_VERSION = 1
+
+
+def spectral_scale(W, target):
+    """W scaled so that its spectral radius is ``target`` (W unchanged if its spectral radius is 0)."""
+    rho = np.max(np.abs(np.linalg.eigvals(W)))
+    return W * (target / rho) if rho > 0 else W
+
+
+def gated_recurrent_init(rng, M, n_blocks, candidate):
+    """W (n_blocks M, M) of a gated model: every block N(0, 1/M), the tanh candidate block ``candidate`` rescaled to
+    spectral radius 0.9."""
+    W = rng.normal(0.0, 1.0 / np.sqrt(M), (n_blocks * M, M))
+    rows = slice(candidate * M, (candidate + 1) * M)
+    W[rows] = spectral_scale(W[rows], 0.9)
+    return W
+
+
+class RNNModel:
+    """Base class of the recurrent models (DESIGN §1): M latent units, N observations, K >= 0 inputs, x = B z.
+
+    Subclasses set ``kind``, ``kernel`` (their kernel module: step, Jacobian, free run, sweeps and host glue) and
+    ``input_param`` (the name of the input weights, C or U), and define ``_init_params(rng)``.
+
+    Parameters
+    ----------
+    n_latent : int
+        M, latent units (>= 1).
+    n_obs : int
+        N, observed dimensions (>= 1).
+    n_inputs : int
+        K, external inputs (>= 0); the input weights exist only when K > 0.
+    dtype : np.float32 or np.float64
+        Precision of the parameters and of every computation with them.
+    rng : seed or Generator, optional
+        Drives the initialisation (SPEC 7).
+    """
+
+    kind = "RNNModel"
+    kernel = None
+    input_param = ""
+
+    def __init__(self, n_latent, n_obs, n_inputs=0, *, dtype=np.float64, rng=None):
+        self.n_latent = validation.check_int(n_latent, "n_latent", minimum=1)
+        self.n_obs = validation.check_int(n_obs, "n_obs", minimum=1)
+        self.n_inputs = validation.check_int(n_inputs, "n_inputs", minimum=0)
+        self.dtype = validation.check_dtype(dtype)
+        rng = validation.check_rng(rng)
+        self._p = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in self._init_params(rng).items()}
+        if self.n_inputs == 0:
+            self._p.pop(self.input_param, None)
+
+    def _init_params(self, rng):
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- parameters
+    @property
+    def params(self) -> dict:
+        """The live parameter arrays by name (write into them in place to change the model)."""
+        return {k: self._p[k] for k in self.param_names}
+
+    @property
+    def param_names(self) -> tuple:
+        """Names of the parameters, in the kernel module's order (the input weights only when K > 0)."""
+        return tuple(k for k in self.kernel.PARAMS if k in self._p)
+
+    @property
+    def state_dim(self) -> int:
+        """Dimension D of the state the map acts on (M here; 2M for the LSTM's (h, c))."""
+        return self.n_latent
+
+    @property
+    def n_params(self) -> int:
+        """Total number of parameter entries."""
+        return int(sum(v.size for v in self._p.values()))
+
+    def copy(self):
+        """A deep copy (same kind, shapes, dtype and values)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._p = {k: v.copy() for k, v in self._p.items()}
+        return new
+
+    def astype(self, dtype):
+        """A copy with parameters converted to ``dtype`` (float32 or float64)."""
+        new = self.copy()
+        new.dtype = validation.check_dtype(dtype)
+        new._p = {k: v.astype(new.dtype) for k, v in self._p.items()}
+        return new
+
+    def set_params(self, **arrays):
+        """Copy new values into the parameters (shapes must match; values are converted to the model's dtype)."""
+        for name, value in arrays.items():
+            if name not in self._p:
+                raise KeyError(f"{self.kind} has no parameter {name!r}; its parameters are {self.param_names}")
+            arr = validation.as_float_array(value, name, self.dtype)
+            if arr.shape != self._p[name].shape:
+                raise ValueError(f"{name} must have shape {self._p[name].shape}, got {arr.shape}")
+            self._p[name][...] = arr
+
+    def __repr__(self):
+        return (f"{self.kind}(n_latent={self.n_latent}, n_obs={self.n_obs}, n_inputs={self.n_inputs}, "
+                f"dtype={self.dtype.name})")
+
+    # ---------------------------------------------------------------- states
+    def state_from_latent(self, z):
+        """The full state for a latent vector z (M,): z itself (the LSTM: (h, c) = (z, 0))."""
+        return z
+
+    def readout_state(self, states):
+        """The latent part of states (..., D) that the observations read (z itself; the LSTM: h)."""
+        return states
+
+    def initial_state(self, x0=None, z0=None, rng=None) -> np.ndarray:
+        """The initial state of a free run, as float64 (D,).
+
+        Parameters
+        ----------
+        x0 : array (N,), optional
+            An observation: the latent state is the control signal z~_0 = P x0 with P = pinv(B), computed as in
+            training (:func:`fastrnn.kernels.host.control_rows`: x0 and P in the model's dtype), so that a free run
+            from x0 starts on the same bits as a training window starting at x0 (the LSTM: h = z~_0, c = 0).
+        z0 : array (D,), optional
+            The state itself (the LSTM: the concatenation (h, c)).
+        rng : seed or Generator, optional
+            If neither x0 nor z0 is given, the latent state is drawn standard normal from ``rng``.
+
+        Returns
+        -------
+        ndarray (D,) float64
+        """
+        if x0 is not None and z0 is not None:
+            raise ValueError("pass either x0 (an observation) or z0 (a latent state), not both")
+        if z0 is not None:
+            z = validation.as_float_array(z0, "z0", np.float64, ndim=1)
+            if z.shape != (self.state_dim,):
+                raise ValueError(f"z0 must have shape ({self.state_dim},), got {z.shape}")
+            return z
+        if x0 is not None:
+            x = validation.as_float_array(x0, "x0", np.float64, ndim=1)
+            if x.shape != (self.n_obs,):
+                raise ValueError(f"x0 must have shape ({self.n_obs},), got {x.shape}")
+            B = self._p["B"].astype(np.float64)
+            try:
+                P = forcing.control_matrix(B)
+            except ValueError:          # rank-deficient B: training refuses it, a free run takes the pseudo-inverse
+                P = np.linalg.pinv(B)
+            z = host.control_rows(x.astype(self.dtype)[None], P)[0].astype(np.float64)
+            return self.state_from_latent(z)
+        return self.state_from_latent(validation.check_rng(rng).standard_normal(self.n_latent))
+
+    def _check_inputs_series(self, inputs, n_rows, name="inputs"):
+        if self.n_inputs == 0:
+            if inputs is not None and np.size(inputs) > 0:
+                raise ValueError(f"{name} were given but the model has n_inputs=0; build the model with "
+                                 f"n_inputs={np.shape(inputs)[-1]} or drop {name}")
+            return np.zeros((n_rows, 0), dtype=self.dtype)
+        if inputs is None:
+            raise ValueError(f"the model has n_inputs={self.n_inputs}: pass {name} of shape "
+                             f"({n_rows}, {self.n_inputs})")
+        s = validation.as_float_array(inputs, name, self.dtype, ndim=2)
+        if s.shape != (n_rows, self.n_inputs):
+            raise ValueError(f"{name} must have shape ({n_rows}, {self.n_inputs}), got {s.shape}")
+        return s
+
+    def _check_state(self, state):
+        z = validation.as_float_array(state, "state", np.float64, ndim=1, allow_nonfinite=True)
+        if z.shape != (self.state_dim,):
+            raise ValueError(f"state must have shape ({self.state_dim},), got {z.shape}")
+        return z.astype(self.dtype)
+
+    # ---------------------------------------------------------------- free running
+    def run(self, state, n_steps, inputs=None):
+        """Free run of the full state.
+
+        Parameters
+        ----------
+        state : array (D,)
+            Initial state (cast to the model's dtype).
+        n_steps : int
+            Number of steps.
+        inputs : array (n_steps, K), optional
+            ``inputs[k]`` drives the step from state k to state k + 1 (required when K > 0).
+
+        Returns
+        -------
+        ndarray (n_steps + 1, D)
+            The states in the model's dtype, row 0 the initial one.
+        """
+        n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
+        S = self._check_inputs_series(inputs, n_steps)
+        return self.kernel.free_run(self.params, self._check_state(state), S)
+
+    def step(self, state, s=None):
+        """One free step F(state, s) through the kernels (the step that training, generation and the Jacobians use).
+
+        Parameters
+        ----------
+        state : array (D,)
+        s : array (K,), optional
+            The input of the step (required when K > 0).
+
+        Returns
+        -------
+        ndarray (D,)
+            The next state, in the model's dtype.
+        """
+        S = None if s is None else np.reshape(s, (1, -1))
+        return self.run(state, 1, S)[1]
+
+    def generate(self, n_steps, x0=None, z0=None, inputs=None, rng=None):
+        """Run the model freely.
+
+        Parameters
+        ----------
+        n_steps : int
+            Number of rows returned (row 0 is the initial state, row t the state after t steps).
+        x0 : array (N,), optional
+            Initial observation; the initial latent state is z~_0 = pinv(B) x0, as in training
+            (:meth:`initial_state`).
+        z0 : array (state_dim,), optional
+            Initial latent state (for the LSTM, the concatenated (h, c)). If neither x0 nor z0 is given, a standard
+            normal latent state drawn from ``rng`` is used.
+        inputs : array (n_steps, K), optional
+            External inputs, required when K > 0; row t drives the step into row t (row 0 is unused), as in training.
+        rng : seed or Generator, optional
+
+        Returns
+        -------
+        X : ndarray (n_steps, N)
+            Observations B z_t.
+        Z : ndarray (n_steps, M)
+            Latent states (for the LSTM, h).
+        """
+        n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
+        S = self._check_inputs_series(inputs, n_steps)
+        state = self.initial_state(x0, z0, rng).astype(self.dtype)
+        Z = self.readout_state(self.kernel.free_run(self.params, state, np.ascontiguousarray(S[1:])))
+        return Z @ self._p["B"].T, Z
+
+    def jacobians(self, state, n_steps, inputs=None):
+        """Jacobians of the free step along a free orbit (what :func:`fastrnn.lyapunov_spectrum` multiplies).
+
+        Parameters
+        ----------
+        state : array (D,)
+            The orbit's first state (cast to the model's dtype; the LSTM: (h, c)).
+        n_steps : int
+            Number of steps (and of Jacobians).
+        inputs : array (n_steps, K), optional
+            ``inputs[k]`` drives the step z_k -> z_{k+1} (required when K > 0).
+
+        Returns
+        -------
+        J : ndarray (n_steps, D, D) float64
+            J[k] = dF/dz at z_k, computed in the model's dtype.
+        states : ndarray (n_steps + 1, D) float64
+            The orbit z_0 = state, z_1, ..., z_n: the states of :meth:`run` from the same state.
+        """
+        n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
+        S = self._check_inputs_series(inputs, n_steps)
+        Z, J = self.kernel.free_run(self.params, self._check_state(state), S, with_jacobians=True)
+        return J.astype(np.float64, copy=False), Z.astype(np.float64, copy=False)
+
+    # ---------------------------------------------------------------- training kernels
+    def loss_grad(self, X, S, alpha, mask, P, control_grad=True, session=None):
+        """Loss and gradients of sparsely forced BPTT on a validated batch: one call of the model's kernels.
+
+        Parameters
+        ----------
+        X : ndarray (nb, T+1, N)
+            Observation windows in the model's dtype, C-contiguous (device arrays with ``session``).
+        S : ndarray (nb, T+1, K)
+            Inputs aligned with X (K may be 0).
+        alpha : ndarray (nb, T+1)
+            Forcing weights in the model's dtype.
+        mask : ndarray (M,)
+            Unit mask (1 where forcing acts), in the model's dtype.
+        P : ndarray (M, N)
+            Control matrix (z~ = P x), float64 (see :func:`fastrnn.forcing.control_matrix`).
+        control_grad : bool
+            Also return dL/dP.
+        session : fastrnn.kernels.cuda.driver.Session, optional
+            Run the CUDA twin of the kernels in this session instead of the CPU kernels.
+
+        Returns
+        -------
+        loss : float
+            Mean squared free-state prediction error (DESIGN §1).
+        grads : dict of str -> ndarray
+            dL/dparameter for every parameter (the path through P into B excluded).
+        G : ndarray (M, N) float64 or None
+            dL/dP, or None if ``control_grad`` is False.
+        """
+        if session is not None:
+            return session.loss_grad(self.kind, self.params, X, S, alpha, mask, P, control_grad)
+        return self.kernel.loss_grad(self.params, X, S, alpha, mask, P, control_grad)
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, path):
+        """Save to an ``.npz`` file (written atomically; no pickling). Load with :func:`fastrnn.load`."""
+        meta = {
+            "__kind__": np.array(self.kind),
+            "__dtype__": np.array(self.dtype.name),
+            "__shape__": np.array([self.n_latent, self.n_obs, self.n_inputs], dtype=np.int64),
+            "__format__": np.array(_FORMAT_VERSION, dtype=np.int64),
+        }
+        io.atomic_write(path, lambda fh: np.savez(fh, **meta, **self._p))
+
+
+def load(path) -> RNNModel:
+    """Load a model saved with ``model.save(path)``; the round trip is exact (kind, shapes, dtype, values).
+
+    Parameters
+    ----------
+    path : str or path
+        An ``.npz`` file written by :meth:`RNNModel.save`.
+
+    Returns
+    -------
+    RNNModel
+        A PLRNN, TanhRNN, LSTM or GRU.
+
+    Raises
+    ------
+    ValueError
+        If the file is no fastrnn model file, holds an unknown kind or lacks or mis-shapes a parameter.
+    """
+    import os
+
+    from .registry import MODELS
+
+    with np.load(os.fspath(path), allow_pickle=False) as f:
+        keys = set(f.files)
+        for k in ("__kind__", "__dtype__", "__shape__"):
+            if k not in keys:
+                raise ValueError(f"{path} is not a fastrnn model file (missing {k}); save models with model.save(path)")
+        kind = str(f["__kind__"])
+        if kind not in MODELS:
+            raise ValueError(f"{path} holds an unknown model kind {kind!r}; known kinds: {sorted(MODELS)}")
+        M, N, K = (int(v) for v in f["__shape__"])
+        model = MODELS[kind](M, N, K, dtype=str(f["__dtype__"]), rng=0)
+        for name in model.param_names:
+            if name not in keys:
+                raise ValueError(f"{path} lacks parameter {name!r} of a {kind}")
+            arr = f[name]
+            if arr.shape != model._p[name].shape or arr.dtype != model.dtype:
+                raise ValueError(f"{path}: parameter {name} has shape {arr.shape} and dtype {arr.dtype}, expected "
+                                 f"{model._p[name].shape} and {model.dtype}")
+            model._p[name][...] = arr
+    return model
