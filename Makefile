@@ -12,7 +12,7 @@ NATIVE_BUILD := build/native
 $(STAMP): pyproject.toml CMakeLists.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,plot]'
+	$(PY) -m pip install --quiet -e '.[test,plot,sweep]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,7 +24,7 @@ native: $(STAMP)
 	    $(CMAKE) -S . -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DFASTRNN_COPY_TO_SOURCE=ON >/dev/null; \
 	  $(CMAKE) --build $(NATIVE_BUILD) >/dev/null; \
 	else \
-	  $(PY) -m pip install --quiet -e '.[test,plot]'; \
+	  $(PY) -m pip install --quiet -e '.[test,plot,sweep]'; \
 	fi
 
 demo: native

@@ -18,62 +18,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
+from .io import atomic_write, decode_tagged, encode_tagged
+
 _FORMAT_VERSION = 1
 # configuration entries that must match for an exact resume (n_epochs may grow: training is then extended)
 _MUST_MATCH = ("seq_len", "batch_size", "batches_per_epoch", "forcing")
-
-
-def _to_json(obj):
-    """JSON-able copy of a bit generator state (dicts of ints, strings and small integer arrays)."""
-    if isinstance(obj, dict):
-        return {str(k): _to_json(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return {"__ndarray__": obj.tolist(), "dtype": obj.dtype.str}
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (list, tuple)):
-        return [_to_json(v) for v in obj]
-    return obj
-
-
-def _from_json(obj):
-    if isinstance(obj, dict):
-        if "__ndarray__" in obj:
-            return np.asarray(obj["__ndarray__"], dtype=np.dtype(obj["dtype"]))
-        return {k: _from_json(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_from_json(v) for v in obj]
-    return obj
-
-
-def atomic_write(path, write):
-    """Write a file atomically: ``write(fh)`` fills a temporary file next to ``path``, which then replaces ``path``.
-
-    Parameters
-    ----------
-    path : str or path
-        Destination. Its directory must exist.
-    write : callable
-        ``write(fh)`` with ``fh`` a binary file object.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass
@@ -138,7 +91,7 @@ def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None)
         "shape": [model.n_latent, model.n_obs, model.n_inputs],
         "dtype": model.dtype.name,
         "lr": float(optimizer.lr),
-        "rng_state": _to_json(rng.bit_generator.state),
+        "rng_state": encode_tagged(rng.bit_generator.state),
         "config": config or {},
     }
     arrays = {"__meta__": np.array(json.dumps(meta))}
@@ -177,7 +130,7 @@ def load_checkpoint(path) -> Checkpoint:
         opt["lr"] = meta["lr"]
         history = {k: f[f"history.{k}"].tolist() for k in ("loss", "grad_norm", "seconds")}
     return Checkpoint(epoch=int(meta["epoch"]), kind=meta["kind"], shape=tuple(meta["shape"]), dtype=meta["dtype"],
-                      params=params, optimizer=opt, history=history, rng_state=_from_json(meta["rng_state"]),
+                      params=params, optimizer=opt, history=history, rng_state=decode_tagged(meta["rng_state"]),
                       config=meta["config"])
 
 

@@ -1,7 +1,20 @@
-"""Forcing: the control signal z~ = P x and its gradient into B, forcing weights alpha, and alpha schedules.
+"""Forcing: the control signal z~ = P x and its gradient into B, forcing weights alpha, alpha schedules, and the
+grammar of forcing options.
 
 Forcing weights are arrays alpha of shape (T+1,) (one pattern for every window) or (batch, T+1) (one per window) with
 values in [0, 1]. alpha_0 is never used: every window starts on its control signal, z_0 = z~_0 (DESIGN §1).
+
+A *forcing option* names a forcing pattern in a JSON-able form, as run specs and the command line use it
+(:func:`parse_forcing`, :func:`forcing_label`, :func:`fit_kwargs`):
+
+=====================  ========================================================================================
+``"25"``               sparse forcing with interval tau = 25 steps
+``"none"``             no forcing after the window start
+``"annealed:77"``      tau grows geometrically from 1 to 77 steps over training (``"annealed:5:77"`` from 5)
+``"jittered:77:10"``   tau drawn uniformly from 77 +- 10 steps for every window
+``"warmup:77:0.25"``   tau grows from 1 to 77 steps over the first 25 % of the epochs, then stays at 77
+``"alpha:0.2"``        generalised teacher forcing with constant alpha = 0.2 (``"alpha:1:0"``: annealed 1 -> 0)
+=====================  ========================================================================================
 """
 from __future__ import annotations
 
@@ -126,6 +139,35 @@ class AnnealedAlpha(Schedule):
         return constant(T, self.value(epoch, n_epochs))
 
 
+class WarmupTau(Schedule):
+    """Sparse forcing at ``tau`` after a warm-up: tau grows geometrically from 1 to ``tau`` over the first
+    ``fraction`` of the epochs (as :class:`AnnealedTau` does over all of them), then stays at tau.
+
+    Parameters
+    ----------
+    tau : int
+        Final forcing interval in steps.
+    fraction : float
+        Share of the epochs spent warming up, in [0, 1).
+    """
+
+    def __init__(self, tau, fraction=0.25):
+        self.tau = validation.check_int(tau, "tau", minimum=1)
+        self.fraction = validation.check_float(fraction, "fraction", minimum=0.0, maximum=1.0)
+        if self.fraction >= 1.0:
+            raise ValueError(f"fraction must be < 1 so that training ends at tau, got {fraction}")
+
+    def tau_at(self, epoch, n_epochs):
+        """Forcing interval (steps) used in ``epoch`` (0-based) of ``n_epochs``."""
+        n_warm = int(round(self.fraction * n_epochs))
+        if epoch >= n_warm or n_warm <= 1:
+            return self.tau
+        return max(1, int(round(self.tau ** (epoch / (n_warm - 1)))))
+
+    def alpha(self, epoch, n_epochs, T, batch, rng):
+        return interval(T, self.tau_at(epoch, n_epochs))
+
+
 # ------------------------------------------------------------------ control signal
 def control_matrix(B, ridge=0.0):
     """P with z~ = P x: pinv(B) for ridge = 0, (B^T B + ridge I)^-1 B^T otherwise; float64 (M, N).
@@ -166,3 +208,122 @@ def control_grad_B(B, P, G, ridge=0.0):
     Q = B.T @ B + ridge * np.eye(M)
     GtQi = np.linalg.solve(Q, G).T          # G^T Q^-1 (Q symmetric)
     return GtQi - B @ (P @ GtQi) - B @ np.linalg.solve(Q, G @ P.T)
+
+
+# ------------------------------------------------------------------ forcing options (the grammar)
+def parse_forcing(value) -> dict:
+    """Canonical forcing option from an int, ``math.inf``, a dict or a string (see the module docstring).
+
+    Parameters
+    ----------
+    value : int, float, str or dict
+        An interval in steps (int, or a whole float; ``math.inf`` for no forcing), a string of the grammar in the
+        module docstring, or a canonical dict (returned normalised).
+
+    Returns
+    -------
+    dict
+        ``{"kind": "tau", "tau": int}``, ``{"kind": "none"}``, ``{"kind": "annealed", "start": int, "end": int}``,
+        ``{"kind": "jittered", "tau": int, "delta": int}``, ``{"kind": "warmup", "tau": int, "fraction": float}``,
+        ``{"kind": "alpha", "alpha": float}`` or ``{"kind": "annealed_alpha", "start": float, "end": float}``;
+        every ``tau``, ``start``/``end`` of a tau schedule and ``delta`` in steps.
+
+    Raises
+    ------
+    ValueError
+        For a malformed option; the message lists the accepted forms.
+    """
+    if isinstance(value, dict):
+        return parse_forcing(forcing_label(value))
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return {"kind": "tau", "tau": validation.check_int(int(value), "tau", minimum=1)}
+    if isinstance(value, float):
+        if math.isinf(value) and value > 0:
+            return {"kind": "none"}
+        if value.is_integer():
+            return parse_forcing(int(value))
+        raise ValueError(f"tau must be a whole number of steps, got {value}")
+    if not isinstance(value, str):
+        raise TypeError(f"forcing must be an int (tau), 'none' or a schedule string, got {value!r}")
+    text = value.strip().lower()
+    parts = text.split(":")
+    try:
+        if text in ("none", "inf", "free"):
+            return {"kind": "none"}
+        if len(parts) == 1:
+            return parse_forcing(int(text))
+        if parts[0] == "tau" and len(parts) == 2:
+            return parse_forcing(parts[1])
+        if parts[0] in ("annealed", "anneal") and len(parts) in (2, 3):
+            start, end = (1, int(parts[1])) if len(parts) == 2 else (int(parts[1]), int(parts[2]))
+            AnnealedTau(end=end, start=start)  # validates
+            return {"kind": "annealed", "start": start, "end": end}
+        if parts[0] == "warmup" and len(parts) in (2, 3):
+            sched = WarmupTau(int(parts[1]), float(parts[2]) if len(parts) == 3 else 0.25)
+            return {"kind": "warmup", "tau": sched.tau, "fraction": sched.fraction}
+        if parts[0] in ("jittered", "jitter") and len(parts) == 3:
+            tau, delta = int(parts[1]), int(parts[2])
+            JitteredTau(tau, delta)
+            return {"kind": "jittered", "tau": tau, "delta": delta}
+        if parts[0] == "alpha" and len(parts) in (2, 3):
+            if len(parts) == 2:
+                a = validation.check_float(float(parts[1]), "alpha", minimum=0.0, maximum=1.0)
+                return {"kind": "alpha", "alpha": a}
+            sched = AnnealedAlpha(float(parts[1]), float(parts[2]))
+            return {"kind": "annealed_alpha", "start": sched.start, "end": sched.end}
+    except ValueError as exc:
+        raise ValueError(f"invalid forcing {value!r}: {exc}") from None
+    raise ValueError(f"invalid forcing {value!r}; use an interval like 25, 'none', 'annealed:77', "
+                     f"'jittered:77:10', 'alpha:0.2' or 'alpha:1:0'")
+
+
+def forcing_label(option) -> str:
+    """Short text form of a canonical forcing option (the inverse of :func:`parse_forcing`)."""
+    kind = option["kind"]
+    if kind == "tau":
+        return str(int(option["tau"]))
+    if kind == "none":
+        return "none"
+    if kind == "annealed":
+        return f"annealed:{int(option['start'])}:{int(option['end'])}"
+    if kind == "jittered":
+        return f"jittered:{int(option['tau'])}:{int(option['delta'])}"
+    if kind == "warmup":
+        return f"warmup:{int(option['tau'])}:{float(option['fraction']):g}"
+    if kind == "alpha":
+        return f"alpha:{float(option['alpha']):g}"
+    if kind == "annealed_alpha":
+        return f"alpha:{float(option['start']):g}:{float(option['end']):g}"
+    raise ValueError(f"unknown forcing kind {kind!r}")
+
+
+def interval_steps(option) -> float:
+    """The forcing interval in steps that a run with this option is plotted and sorted at: tau, the final tau of a
+    schedule, or ``math.inf`` (no forcing, alpha forcing)."""
+    kind = option["kind"]
+    if kind in ("tau", "jittered", "warmup"):
+        return float(option["tau"])
+    if kind == "annealed":
+        return float(option["end"])
+    return math.inf
+
+
+def fit_kwargs(option, seq_len) -> dict:
+    """The forcing arguments of :func:`fastrnn.fit` (``tau``, ``alpha`` or ``schedule``) for a canonical option and
+    windows of ``seq_len`` steps."""
+    kind = option["kind"]
+    if kind == "tau":
+        return {"tau": int(option["tau"])}
+    if kind == "none":
+        return {"tau": math.inf}
+    if kind == "annealed":
+        return {"schedule": AnnealedTau(end=int(option["end"]), start=int(option["start"]))}
+    if kind == "jittered":
+        return {"schedule": JitteredTau(int(option["tau"]), int(option["delta"]))}
+    if kind == "warmup":
+        return {"schedule": WarmupTau(int(option["tau"]), float(option["fraction"]))}
+    if kind == "alpha":
+        return {"alpha": constant(seq_len, float(option["alpha"]))}
+    if kind == "annealed_alpha":
+        return {"schedule": AnnealedAlpha(float(option["start"]), float(option["end"]))}
+    raise ValueError(f"unknown forcing kind {kind!r}")

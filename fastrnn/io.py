@@ -13,8 +13,8 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["TEMP_SUFFIX", "atomic_write", "finite_or_none", "json_default", "read_json", "temp_files", "write_json",
-           "write_text"]
+__all__ = ["TEMP_SUFFIX", "atomic_write", "decode_tagged", "encode_tagged", "finite_or_none", "json_default",
+           "read_json", "temp_files", "write_json", "write_text"]
 
 #: suffix of the temporary files :func:`atomic_write` creates next to their destination (``.<name>.<random>.tmp``)
 TEMP_SUFFIX = ".tmp"
@@ -63,6 +63,31 @@ def json_default(obj):
     if isinstance(obj, (np.floating, np.integer, np.bool_)):
         return obj.item()
     raise TypeError(f"not JSON-able: {type(obj).__name__}")
+
+
+def encode_tagged(obj):
+    """JSON-able copy of nested dicts/lists holding NumPy arrays and integers that :func:`decode_tagged` restores
+    exactly: an array becomes ``{"__ndarray__": list, "dtype": str}`` (e.g. a bit generator's state)."""
+    if isinstance(obj, dict):
+        return {str(k): encode_tagged(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": obj.tolist(), "dtype": obj.dtype.str}
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (list, tuple)):
+        return [encode_tagged(v) for v in obj]
+    return obj
+
+
+def decode_tagged(obj):
+    """The inverse of :func:`encode_tagged`."""
+    if isinstance(obj, dict):
+        if "__ndarray__" in obj:
+            return np.asarray(obj["__ndarray__"], dtype=np.dtype(obj["dtype"]))
+        return {k: decode_tagged(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_tagged(v) for v in obj]
+    return obj
 
 
 def write_json(path, obj, *, indent=1):

@@ -16,7 +16,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("fastrnn.plotting needs matplotlib: pip install 'fastrnn[plot]'") from exc
 
-from .checkpoint import atomic_write
+from .io import atomic_write
 
 __all__ = ["save", "loss_figure", "trajectories_figure", "attractor_figure", "spectra_figure",
            "jacobian_norms_figure", "divergence_figure", "tau_sweep_figure"]
@@ -218,51 +218,47 @@ def divergence_figure(estimate):
     return fig
 
 
-def tau_sweep_figure(results, *, tau_pred=None):
+def tau_sweep_figure(rows, *, tau_steps=None):
     """D_stsp and D_H against the forcing interval tau, one line per model (mean over seeds, seeds as dots).
 
     Runs with schedules are placed at their final tau; runs without forcing and baselines are drawn as horizontal
-    dotted lines (mean over seeds).
+    lines (mean over seeds).
 
     Parameters
     ----------
-    results : list of dict
-        Run results (:func:`fastrnn.sweep.execute_run`).
-    tau_pred : float, optional
-        Predictability time in steps, marked with a vertical line.
+    rows : list of dict
+        Summary rows, one per (model, forcing) (:func:`fastrnn.experiments.summarize`): ``model``, ``forcing``
+        (label), ``tau`` (interval in steps; None for baselines, inf without interval forcing), ``baseline``, and the
+        per-run values ``D_stsp_runs`` and ``D_H_runs`` (None where absent).
+    tau_steps : float, optional
+        Predictability time of the data in steps, marked with a vertical line.
     """
-    from .sweep import forcing_label, forcing_tau
-
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2)
-    models = sorted({r["spec"]["model"] for r in results})
+    models = sorted({r["model"] for r in rows})
     for ax, key, name in ((axes[0], "D_stsp", "D_stsp (nats)"), (axes[1], "D_H", "D_H")):
         for k, model in enumerate(models):
             c = f"C{k % 10}"
-            rs = [r for r in results if r["spec"]["model"] == model]
-            curve = {}
-            for r in rs:
-                v = r["metrics"].get(key)
-                if v is None:
+            mine = [r for r in rows if r["model"] == model]
+            curve, flat = {}, {}
+            for r in mine:
+                values = [v for v in r[key + "_runs"] if v is not None]
+                if not values:
                     continue
-                tau = forcing_tau(r["spec"]["forcing"])
-                if r["spec"]["baseline"] is None and math.isfinite(tau):
-                    curve.setdefault(tau, []).append(v)
-                    ax.plot(tau, v, ".", color=c, alpha=0.5)
+                tau = r["tau"]
+                if r["baseline"] is None and tau is not None and math.isfinite(tau):
+                    curve.setdefault(tau, []).extend(values)
+                    ax.plot([tau] * len(values), values, ".", color=c, alpha=0.5)
+                else:
+                    flat.setdefault(r["baseline"] or r["forcing"], []).extend(values)
             if curve:
                 taus = sorted(curve)
                 ax.plot(taus, [np.mean(curve[t]) for t in taus], "-o", color=c, ms=4, label=model)
-            flat = {}
-            for r in rs:
-                tau = forcing_tau(r["spec"]["forcing"])
-                v = r["metrics"].get(key)
-                if v is not None and (r["spec"]["baseline"] is not None or not math.isfinite(tau)):
-                    flat.setdefault(r["spec"]["baseline"] or forcing_label(r["spec"]["forcing"]), []).append(v)
             for j, (label, vs) in enumerate(sorted(flat.items())):
                 ax.axhline(np.mean(vs), color=c, ls=":" if j == 0 else "-.", lw=1.0,
                            label=f"{model}, {label}")
-        if tau_pred is not None:
-            ax.axvline(tau_pred, color="0.3", ls="--", lw=1.0, label=f"tau_pred = {tau_pred:.0f}")
+        if tau_steps is not None:
+            ax.axvline(tau_steps, color="0.3", ls="--", lw=1.0, label=f"tau_pred = {tau_steps:.0f} steps")
         ax.set_xscale("log")
         ax.set_xlabel("forcing interval tau (steps)")
         ax.set_ylabel(name)

@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 
 import fastrnn as fr
-from fastrnn import lyapunov, metrics, sweep
+from fastrnn import experiments, forcing, lyapunov, metrics
+from fastrnn.experiments import selection
+from fastrnn.models import model_kind
+from fastrnn.systems import system_series
 from fastrnn.cli import main
 
 TINY = dict(n_latent=6, seq_len=200, batch_size=4, batches_per_epoch=3, n_epochs=2, n_steps=8000, n_test=1500,
@@ -22,64 +25,64 @@ TAUS = (5, 10, 25, 50, 100, 200)
 
 # ------------------------------------------------------------------ specs and options
 def test_parse_forcing_forms_and_errors():
-    assert sweep.parse_forcing(25) == {"kind": "tau", "tau": 25}
-    assert sweep.parse_forcing("25") == sweep.parse_forcing(25.0) == sweep.parse_forcing("tau:25")
-    assert sweep.parse_forcing("none") == sweep.parse_forcing(math.inf) == {"kind": "none"}
-    assert sweep.parse_forcing("annealed:77") == {"kind": "annealed", "start": 1, "end": 77}
-    assert sweep.parse_forcing("jittered:77:10") == {"kind": "jittered", "tau": 77, "delta": 10}
-    assert sweep.parse_forcing("alpha:0.2") == {"kind": "alpha", "alpha": 0.2}
-    assert sweep.parse_forcing("alpha:1:0") == {"kind": "annealed_alpha", "start": 1.0, "end": 0.0}
+    assert forcing.parse_forcing(25) == {"kind": "tau", "tau": 25}
+    assert forcing.parse_forcing("25") == forcing.parse_forcing(25.0) == forcing.parse_forcing("tau:25")
+    assert forcing.parse_forcing("none") == forcing.parse_forcing(math.inf) == {"kind": "none"}
+    assert forcing.parse_forcing("annealed:77") == {"kind": "annealed", "start": 1, "end": 77}
+    assert forcing.parse_forcing("jittered:77:10") == {"kind": "jittered", "tau": 77, "delta": 10}
+    assert forcing.parse_forcing("alpha:0.2") == {"kind": "alpha", "alpha": 0.2}
+    assert forcing.parse_forcing("alpha:1:0") == {"kind": "annealed_alpha", "start": 1.0, "end": 0.0}
     for text in ("25", "none", "annealed:3:40", "jittered:20:4", "alpha:0.5", "alpha:0.9:0.1"):
-        assert sweep.forcing_label(sweep.parse_forcing(text)) == text
+        assert forcing.forcing_label(forcing.parse_forcing(text)) == text
     for bad, msg in (("0", ">= 1"), ("jittered:5:5", "delta must be < tau"), ("alpha:2", "<= 1"),
                      ("often", "invalid forcing"), (2.5, "whole number")):
         with pytest.raises(ValueError, match=msg):
-            sweep.parse_forcing(bad)
+            forcing.parse_forcing(bad)
     # every option builds a working fit argument
     kinds = {}
     for text in ("25", "none", "annealed:40", "jittered:20:4", "alpha:0.5", "alpha:0.9:0.1"):
-        kinds[text] = sorted(sweep._fit_forcing(sweep.parse_forcing(text), 50))
+        kinds[text] = sorted(forcing.fit_kwargs(forcing.parse_forcing(text), 50))
     assert kinds == {"25": ["tau"], "none": ["tau"], "annealed:40": ["schedule"], "jittered:20:4": ["schedule"],
                      "alpha:0.5": ["alpha"], "alpha:0.9:0.1": ["schedule"]}
 
 
 def test_model_names_specs_and_run_ids():
-    assert [sweep.model_kind(n) for n in ("plrnn", "Tanh", "RNN", "lstm", " GRU ")] == \
+    assert [model_kind(n) for n in ("plrnn", "Tanh", "RNN", "lstm", " GRU ")] == \
         ["PLRNN", "TanhRNN", "TanhRNN", "LSTM", "GRU"]
     with pytest.raises(ValueError, match="unknown model 'transformer'; choose one of PLRNN"):
-        sweep.model_kind("transformer")
-    a = sweep.make_spec(model="lstm", forcing_option=25, seed=1, **TINY)
+        model_kind("transformer")
+    a = experiments.make_spec(model="lstm", forcing_option=25, seed=1, **TINY)
     assert a["model"] == "LSTM" and a["dt"] == 0.01 and a["forcing"] == {"kind": "tau", "tau": 25}
-    assert sweep.run_id(a) == sweep.run_id(json.loads(json.dumps(a)))            # stable through JSON
-    assert sweep.run_id(a).startswith("LSTM_tau25_s1_")
-    assert sweep.run_id(a) != sweep.run_id(sweep.make_spec(model="lstm", forcing_option=25, seed=1,
+    assert experiments.run_id(a) == experiments.run_id(json.loads(json.dumps(a)))            # stable through JSON
+    assert experiments.run_id(a).startswith("LSTM_tau25_s1_")
+    assert experiments.run_id(a) != experiments.run_id(experiments.make_spec(model="lstm", forcing_option=25, seed=1,
                                                            **{**TINY, "lr": 2e-3}))
-    assert sweep.run_id(a) == sweep.run_id({**a, "threads": 4})                    # threads do not change results
-    b = sweep.make_spec(model="gru", baseline="clipping", forcing_option=25)
-    assert b["forcing"] == {"kind": "none"} and sweep.run_id(b).startswith("GRU_clipping_s0_")
+    assert experiments.run_id(a) == experiments.run_id({**a, "threads": 4})                    # threads do not change results
+    b = experiments.make_spec(model="gru", baseline="clipping", forcing_option=25)
+    assert b["forcing"] == {"kind": "none"} and experiments.run_id(b).startswith("GRU_clipping_s0_")
     with pytest.raises(ValueError, match="unknown settings"):
-        sweep.make_spec(model="gru", forcing_option=5, n_hidden=4)
+        experiments.make_spec(model="gru", forcing_option=5, n_hidden=4)
     with pytest.raises(ValueError, match="unknown baseline"):
-        sweep.make_spec(model="gru", baseline="dropout")
+        experiments.make_spec(model="gru", baseline="dropout")
     assert a["dtype"] == "float64"                                                # the default precision
-    c = sweep.make_spec(model="lstm", forcing_option=25, seed=1, **{**TINY, "dtype": np.float32})
-    assert c["dtype"] == "float32" and sweep.run_id(c) != sweep.run_id(a)
+    c = experiments.make_spec(model="lstm", forcing_option=25, seed=1, **{**TINY, "dtype": np.float32})
+    assert c["dtype"] == "float32" and experiments.run_id(c) != experiments.run_id(a)
     with pytest.raises(ValueError, match="dtype.*float16.*float32 or np.float64"):
-        sweep.make_spec(model="gru", forcing_option=5, dtype="float16")
+        experiments.make_spec(model="gru", forcing_option=5, dtype="float16")
 
 
 def test_execute_run_trains_in_the_requested_precision(tmp_path):
-    spec = sweep.make_spec(model="GRU", forcing_option=10, **{**TINY, "dtype": "float32"})
-    res = sweep.execute_run(spec, tmp_path)
+    spec = experiments.make_spec(model="GRU", forcing_option=10, **{**TINY, "dtype": "float32"})
+    res = experiments.execute_run(spec, tmp_path)
     model = fr.load(tmp_path / "runs" / (res["run_id"] + ".npz"))
     assert model.dtype == np.float32 and all(v.dtype == np.float32 for v in model.params.values())
     assert all(math.isfinite(v) for v in res["train"]["loss"]) and res["metrics"]["D_stsp"] > 0
 
 
 def test_execute_run_writes_atomically_and_is_not_repeated(tmp_path):
-    spec = sweep.make_spec(model="PLRNN", forcing_option=10, **TINY)
-    res = sweep.execute_run(spec, tmp_path)
-    rid = sweep.run_id(spec)
+    spec = experiments.make_spec(model="PLRNN", forcing_option=10, **TINY)
+    res = experiments.execute_run(spec, tmp_path)
+    rid = experiments.run_id(spec)
     files = sorted(os.listdir(tmp_path / "runs"))
     assert files == [rid + ".json", rid + ".npz"]                 # no checkpoint, progress or temporary files left
     on_disk = json.loads((tmp_path / "runs" / (rid + ".json")).read_text())
@@ -89,7 +92,7 @@ def test_execute_run_writes_atomically_and_is_not_repeated(tmp_path):
     assert m["lambda_1"] == pytest.approx(m["lyapunov_per_step"][0] / 0.01)
     # the measures are the medians over the saved model's free runs from 8 test observations spread over the test
     # data (the first one first), after the transient
-    x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
+    x, _, _ = system_series("lorenz", TINY["n_steps"], rng=0)
     test = x[-TINY["n_test"]:]
     n = TINY["n_test"]
     assert spec["eval_starts"] == 8 and m["n_starts"] == 8 and m["n_diverged"] == 0
@@ -107,7 +110,7 @@ def test_execute_run_writes_atomically_and_is_not_repeated(tmp_path):
                                      rng=0)
     np.testing.assert_array_equal(m["lyapunov_per_step"], lam)
     mtime = os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns
-    again = sweep.execute_run(spec, tmp_path)
+    again = experiments.execute_run(spec, tmp_path)
     assert again == on_disk and os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns == mtime
 
 
@@ -127,40 +130,40 @@ class _StaysPut:
 def test_evaluation_medians_over_starts_spread_over_the_test_data():
     rng = np.random.default_rng(0)
     x = np.cumsum(rng.normal(size=(800, 2)), axis=0)                # every start sees a different state
-    m = sweep.evaluate_model(_StaysPut(), x, transient=10, lyapunov_steps=0, n_starts=5)
+    m = experiments.evaluate_model(_StaysPut(), x, transient=10, lyapunov_steps=0, n_starts=5)
     per = [metrics.state_space_divergence(x, np.tile(x[k * 800 // 5], (800, 1))) for k in range(5)]
     assert len(set(per)) > 1 and m["D_stsp_starts"] == per and m["n_starts"] == 5 and m["n_diverged"] == 0
     assert m["D_stsp"] == np.median(per) and m["D_stsp_worst"] == max(per) and not m["generation_diverged"]
-    one = sweep.evaluate_model(_StaysPut(), x, transient=10, lyapunov_steps=0, n_starts=1)
+    one = experiments.evaluate_model(_StaysPut(), x, transient=10, lyapunov_steps=0, n_starts=1)
     assert one["D_stsp_starts"] == per[:1] and one["D_stsp"] == per[0]
     # runs that leave the data count as infinitely far: two of five shift the median, half or more end it
     order = np.sort(x[[k * 800 // 5 for k in range(5)], 0])
-    m = sweep.evaluate_model(_StaysPut(blow=order[2]), x, transient=10, lyapunov_steps=0, n_starts=5)
+    m = experiments.evaluate_model(_StaysPut(blow=order[2]), x, transient=10, lyapunov_steps=0, n_starts=5)
     assert m["n_diverged"] == 2 and m["D_stsp_starts"].count(None) == 2 and not m["generation_diverged"]
     finite = sorted(d for d in m["D_stsp_starts"] if d is not None)
     assert m["D_stsp"] == finite[-1] and m["D_stsp_worst"] is None
-    m = sweep.evaluate_model(_StaysPut(blow=order[1]), x, transient=10, lyapunov_steps=0, n_starts=5)
+    m = experiments.evaluate_model(_StaysPut(blow=order[1]), x, transient=10, lyapunov_steps=0, n_starts=5)
     assert m["n_diverged"] == 3 and m["generation_diverged"] and "D_stsp" not in m
     with pytest.raises(ValueError, match="n_starts"):
-        sweep.evaluate_model(_StaysPut(), x, n_starts=0)
+        experiments.evaluate_model(_StaysPut(), x, n_starts=0)
 
 
 def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tmp_path, monkeypatch):
-    spec = sweep.make_spec(model="PLRNN", forcing_option=10, **{**TINY, "n_epochs": 10, "select": True})
-    res = sweep.execute_run(spec, tmp_path / "a")
+    spec = experiments.make_spec(model="PLRNN", forcing_option=10, **{**TINY, "n_epochs": 10, "select": True})
+    res = experiments.execute_run(spec, tmp_path / "a")
     k, best = res["train"]["selected_epoch"], res["train"]["selection_D_stsp"]
     assert 1 <= k <= 10 and math.isfinite(best)
     assert sorted(os.listdir(tmp_path / "a" / "runs")) == sorted(res["run_id"] + e for e in (".json", ".npz"))
     chosen = fr.load(tmp_path / "a" / "runs" / (res["run_id"] + ".npz"))
     # the kept parameters are those after epoch k: an unselected run of k epochs ends there (no schedule depends on
     # the run's length here) and scores exactly the recorded value
-    plain = sweep.make_spec(model="PLRNN", forcing_option=10, **{**TINY, "n_epochs": k})
-    res_k = sweep.execute_run(plain, tmp_path / "b")
+    plain = experiments.make_spec(model="PLRNN", forcing_option=10, **{**TINY, "n_epochs": k})
+    res_k = experiments.execute_run(plain, tmp_path / "b")
     at_k = fr.load(tmp_path / "b" / "runs" / (res_k["run_id"] + ".npz"))
     for name in chosen.params:
         np.testing.assert_array_equal(chosen.params[name], at_k.params[name])
-    x, _, _ = sweep.system_series("lorenz", TINY["n_steps"], rng=0)
-    sel = sweep._Selection(str(tmp_path / "unused.npz"), x[:-TINY["n_test"]], None, TINY["n_test"], 1000)
+    x, _, _ = system_series("lorenz", TINY["n_steps"], rng=0)
+    sel = experiments.Selection(str(tmp_path / "unused.npz"), x[:-TINY["n_test"]], None, TINY["n_test"], 1000)
     assert len(sel.runs) == 16 and sel.length == 3250 and sel.transient == 1000    # half the 6500 training samples
     ref = x[-TINY["n_test"] - 3250:-TINY["n_test"]]                      # the last 3250 training samples
     starts = np.linspace(0, 3250, 16).astype(int)                        # 0 .. T - L
@@ -171,7 +174,7 @@ def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tm
     assert sel.score(at_k) == best == max(expect)
     # interrupted in the 6th check, then executed again: the same selection and parameters as without interruption
     calls = {"n": 0}
-    score = sweep._selection_score
+    score = selection.selection_score
 
     def interrupting(*args):
         calls["n"] += 1
@@ -179,13 +182,13 @@ def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tm
             raise KeyboardInterrupt
         return score(*args)
 
-    monkeypatch.setattr(sweep, "_selection_score", interrupting)
+    monkeypatch.setattr(selection, "selection_score", interrupting)
     with pytest.raises(KeyboardInterrupt):
-        sweep.execute_run(spec, tmp_path / "c")
-    monkeypatch.setattr(sweep, "_selection_score", score)
+        experiments.execute_run(spec, tmp_path / "c")
+    monkeypatch.setattr(selection, "selection_score", score)
     rid = res["run_id"]
     assert os.path.exists(tmp_path / "c" / "runs" / (rid + ".best.npz"))
-    again = sweep.execute_run(spec, tmp_path / "c")
+    again = experiments.execute_run(spec, tmp_path / "c")
     assert (again["train"]["selected_epoch"], again["train"]["selection_D_stsp"]) == (k, best)
     resumed = fr.load(tmp_path / "c" / "runs" / (rid + ".npz"))
     for name in chosen.params:
@@ -194,13 +197,13 @@ def test_selection_keeps_the_best_checkpointed_parameters_and_resumes_exactly(tm
 
 def test_summarize_means_and_standard_deviations():
     def res(model, tau, seed, d, h, lam, baseline=None):
-        spec = sweep.make_spec(model=model, forcing_option=tau, baseline=baseline, seed=seed)
-        return {"run_id": sweep.run_id(spec), "spec": spec, "train": {"loss": [1.0, 0.5]},
+        spec = experiments.make_spec(model=model, forcing_option=tau, baseline=baseline, seed=seed)
+        return {"run_id": experiments.run_id(spec), "spec": spec, "train": {"loss": [1.0, 0.5]},
                 "metrics": {"D_stsp": d, "D_H": h, "lambda_1": lam}}
     results = [res("PLRNN", 25, 0, 1.0, 0.1, 0.8), res("PLRNN", 25, 1, 3.0, 0.3, 1.0),
                res("PLRNN", 5, 0, 2.0, 0.2, 0.5), res("PLRNN", 5, 1, None, None, None),
                res("LSTM", 25, 0, 4.0, 0.4, 0.1, baseline="clipping")]
-    table, rows = sweep.summarize(results)
+    table, rows = experiments.summarize(results)
     by = {(r["model"], r["forcing"]): r for r in rows}
     assert [(r["model"], r["forcing"]) for r in rows] == [("LSTM", "clipping"), ("PLRNN", "5"), ("PLRNN", "25")]
     r = by[("PLRNN", "25")]
@@ -286,7 +289,7 @@ def test_sweep_survives_a_killed_worker_and_rerun_skips_finished_runs(tmp_path, 
 
     thread = threading.Thread(target=killer)
     thread.start()
-    res = sweep.run_sweep(out, data="lorenz", models=("PLRNN", "LSTM"), taus=TAUS, seeds=(0, 1),
+    res = experiments.run_sweep(out, data="lorenz", models=("PLRNN", "LSTM"), forcings=TAUS, seeds=(0, 1),
                           scheduler=address, progress=False, **settings)
     thread.join()
     assert killed and victim.returncode == -signal.SIGKILL         # killed midway (after 4 of 24 runs) ...
@@ -301,18 +304,18 @@ def test_sweep_survives_a_killed_worker_and_rerun_skips_finished_runs(tmp_path, 
     summary = json.loads((out / "summary.json").read_text())
     assert {(r["model"], r["tau"]) for r in summary["rows"]} == {(m, t) for m in ("PLRNN", "LSTM") for t in TAUS}
     assert all(r["runs"] == 2 for r in summary["rows"])
-    assert res.tau_pred == pytest.approx(76.5, rel=0.4)          # ln 2 / 0.9056 / 0.01 steps, from the data
+    assert res.tau_steps == pytest.approx(76.5, rel=0.4)         # ln 2 / 0.9056 / 0.01 steps, from the data
     assert (out / "tau_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "summary.md").read_text()
     assert md.count("| PLRNN |") == 6 and md.count("| LSTM |") == 6 and "tau_pred" in md
     # a run does not depend on the worker that ran it: recompute one here and compare
     r0 = res.results[0]
-    local = sweep.execute_run(r0["spec"], tmp_path / "local")
+    local = experiments.execute_run(r0["spec"], tmp_path / "local")
     assert local["train"]["loss"] == r0["train"]["loss"] and local["metrics"] == r0["metrics"]
 
     # rerun: everything is skipped and nothing is rewritten
     mtimes = {f: os.stat(out / "runs" / f).st_mtime_ns for f in runs}
-    again = sweep.run_sweep(out, data="lorenz", models=("PLRNN", "LSTM"), taus=TAUS, seeds=(0, 1),
+    again = experiments.run_sweep(out, data="lorenz", models=("PLRNN", "LSTM"), forcings=TAUS, seeds=(0, 1),
                             scheduler=address, progress=False, **settings)
     assert (again.executed, again.skipped, len(again.results)) == (0, 24, 24)
     assert {f: os.stat(out / "runs" / f).st_mtime_ns for f in runs} == mtimes
