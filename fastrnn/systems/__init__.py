@@ -89,15 +89,112 @@ unstable fixed point (e.g. 0.5 -> 1 -> 0 -> 0 ...); with ``x0=None`` such an
 orbit is discarded and regenerated from a new random initial condition, so
 the returned series is always an exact, non-degenerate orbit of the map.
 
+Further systems (issue 13)
+--------------------------
+Systems with known Lyapunov spectra, for validating lambda_max-from-data and for benchmarking. Each has its
+field/map and analytic Jacobian, a generator with the shared keywords above and a reference spectrum by name
+(:func:`lyapunov_spectrum`). "Ours" is :func:`lyapunov_spectrum` at the defaults (rng=0; flows 1e5 samples unless
+stated, maps 2e6 iterations); the statistical error of a run of T time units is roughly ``1/sqrt(T)`` relative.
+
+Chen (Chen & Ueta 1999), :func:`chen`, 3 columns::
+
+    dx/dt = a (y - x),   dy/dt = (c - a) x - x z + c y,   dz/dt = x y - b z
+
+defaults a=35, b=3, c=28; dt=0.01, substeps=5; transient 50 time units.  Spectrum: literature (2.0232, 0, -12.0227)
+(RK4 with h = 0.001, lyapunov-spectrum site; Sprott gives 2.0272), sum ``c - a - b = -10``; ours (2.048, 0.001,
+-12.049).
+
+Chua's circuit, piecewise-linear diode (Matsumoto, Chua & Komuro 1985, "the double scroll"), :func:`chua_pwl`::
+
+    dx/dt = alpha (y - x - g(x)),   dy/dt = x - y + z,   dz/dt = -beta y
+    g(x) = m1 x + (m0 - m1) (|x + 1| - |x - 1|) / 2
+
+defaults alpha=9, beta=100/7, m0=-8/7, m1=-5/7; dt=0.05, substeps=5; transient 500 time units.  The field has kinks
+at ``|x| = 1`` and its Jacobian is defined almost everywhere (the outer slope m1 is used at ``|x| = 1``); the RK4
+orbit is only first order across the kinks.  Spectrum: Sprott (2003) (0.3271, 0, -2.5197); ours over 2e4 time units
+(0.3278, -0.0007, -2.5201); the sum is the mean of the piecewise-constant divergence ``-alpha (1 + g'(x)) - 1``.
+The name is "chua_pwl" (the piecewise-linear variant; the smooth cubic one is not included).
+
+Thomas' cyclically symmetric attractor (Thomas 1999), :func:`thomas`::
+
+    dx/dt = sin y - b x,   dy/dt = sin z - b y,   dz/dt = sin x - b z
+
+default b=0.18 (chaotic below about 0.208186); dt=0.1, substeps=5; transient 1000 time units.  Spectrum: Sprott,
+"Elegant Chaos" (2010) (0.0349, 0, -0.5749); ours (0.0345, 0.0001, -0.5746); sum ``-3 b``.  Slow: one Lyapunov
+time is about 290 samples.
+
+Halvorsen's cyclically symmetric attractor (Sprott 2010), :func:`halvorsen`::
+
+    dx/dt = -a x - 4 y - 4 z - y**2   (and cyclically x -> y -> z -> x)
+
+default a=1.27; dt=0.01, substeps=5; transient 100 time units.  Spectrum: Sprott, "Elegant Chaos" (2010)
+(0.7899, 0, -4.6007); ours (0.7892, -0.0002, -4.5990); sum ``-3 a``.
+
+Lorenz-96 (Lorenz 1996), :func:`lorenz96`, ``N`` columns (keyword ``N``, default 5, at least 4)::
+
+    dx_i/dt = (x_{i+1} - x_{i-2}) x_{i-1} - x_i + F,   indices modulo N
+
+default N=5, F=8 (chaotic); dt=0.05, substeps=5; transient 100 time units; random x0 around the unstable
+equilibrium ``x_i = F``.  Spectrum (N=5, F=8): ours (0.472, 0.000, -0.519, -1.305, -3.648) over 5000 time units, sum
+``-N``; we found no published value for N=5 (the literature studies N = 36 or 40), so the test checks the tangent
+value against the separation of two nearby orbits.  N=6: ours (0.934, 0, -0.144, -0.749, -1.432, -4.609).
+
+Ikeda map (Ikeda 1979), :func:`ikeda`::
+
+    t = a - b / (1 + x**2 + y**2)
+    x' = 1 + u (x cos t - y sin t),   y' = u (x sin t + y cos t)
+
+defaults u=0.9, a=0.4, b=6; transient 1000.  Spectrum: Sprott (2003) (0.5076, -0.7183), lyapunov-spectrum site
+(0.50752, -0.71824); ours (0.5078, -0.7185); sum ``2 ln u`` (``|det J| = u**2``).
+
+Tinkerbell map, :func:`tinkerbell`::
+
+    x' = x**2 - y**2 + a x + b y,   y' = 2 x y + c x + d y
+
+defaults a=0.9, b=-0.6013, c=2, d=0.5; random x0 near (-0.72, -0.64) (the basin is small); transient 1000.
+Spectrum: (0.19978, -0.50018) (Dobriyanchik 2024); ours (0.1997, -0.5003).
+
+Lozi map (Lozi 1978), :func:`lozi`, the piecewise-linear Hénon map::
+
+    x' = 1 - a |x| + y,   y' = b x
+
+defaults a=1.7, b=0.5; transient 1000.  Jacobian ``[[-a sign x, 1], [b, 0]]`` (x != 0).  Spectrum: Sprott (2003)
+(0.47023, -1.16338); ours (0.4703, -1.1635); sum ``ln b``.
+
+Burgers' map (Whitehead & MacDonald 1984), :func:`burgers`::
+
+    x' = a x - y**2,   y' = b y + x y
+
+defaults a=0.75, b=1.75; transient 1000.  Spectrum: ours (0.1211, -0.2216) (no published value verified; checked
+against two nearby orbits).
+
+Duffing (Holmes 1979 cubic) map, :func:`duffing_map`::
+
+    x' = y,   y' = -b x + a y - y**3
+
+defaults a=2.75, b=0.2; transient 1000.  Spectrum: ours (0.4770, -2.0864), sum ``ln b`` (no published value verified;
+checked against two nearby orbits).
+
+Generalised Hénon map (Baier & Klein 1990), :func:`henon3`, 3 columns, hyperchaotic::
+
+    x' = a - y**2 - b z,   y' = x,   z' = y
+
+defaults a=1.76, b=0.1; transient 1000.  Spectrum: ours (0.2242, 0.1871, -2.7139), two positive exponents, sum
+``ln b`` (no published value verified; checked against two nearby orbits).
+
 Package layout
 --------------
 :mod:`~fastrnn.systems.fields`
     The vector fields, maps and Jacobians as ``@njit(cache=True)`` functions (``lorenz_rhs``, ``lorenz_jac``, ...,
-    ``henon_map``, ``logistic_jac``), for variational equations and tests.
+    ``henon_map``, ``logistic_jac``), for variational equations and tests, the system ids and the dispatchers;
+    it re-exports those of the further flows (:mod:`~fastrnn.systems.fields_flows`) and maps
+    (:mod:`~fastrnn.systems.fields_maps`).
 :mod:`~fastrnn.systems.integrators`
-    The Numba orbit integrators (RK4, the Mackey-Glass history buffer, the map iterations).
+    The Numba orbit integrators (RK4, the Mackey-Glass history buffer, the map iterations, the generic N-D RK4 and
+    map kernels of the further systems).
 :mod:`~fastrnn.systems.generators`
-    The generators above and their shared argument handling, noise and standardisation.
+    The first six generators and their shared argument handling, noise and standardisation;
+    :mod:`~fastrnn.systems.generators_flows` and :mod:`~fastrnn.systems.generators_maps` hold the further ones.
 :mod:`~fastrnn.systems.registry`
     :data:`SYSTEMS` (name -> :class:`SystemInfo` ``(generator, dt, has_inputs)``), :data:`MAPS` and
     :func:`system_series`, the standardised series of a system by name.
@@ -106,10 +203,15 @@ Package layout
 """
 from __future__ import annotations
 
-from . import fields, generators, integrators, reference, registry
+from . import (fields, fields_flows, fields_maps, generators, generators_flows, generators_maps, integrators, reference,
+               registry)
 from .generators import duffing, henon, logistic, lorenz, mackey_glass, rossler
+from .generators_flows import chen, chua_pwl, halvorsen, lorenz96, thomas
+from .generators_maps import burgers, duffing_map, henon3, ikeda, lozi, tinkerbell
 from .reference import lyapunov_spectrum
 from .registry import MAPS, SYSTEMS, SystemInfo, system_series
 
-__all__ = ["lorenz", "rossler", "duffing", "mackey_glass", "henon", "logistic", "lyapunov_spectrum",
-           "SYSTEMS", "MAPS", "SystemInfo", "system_series"]
+__all__ = ["lorenz", "rossler", "duffing", "mackey_glass", "henon", "logistic",
+           "chen", "chua_pwl", "thomas", "halvorsen", "lorenz96",
+           "ikeda", "tinkerbell", "lozi", "burgers", "duffing_map", "henon3",
+           "lyapunov_spectrum", "SYSTEMS", "MAPS", "SystemInfo", "system_series"]

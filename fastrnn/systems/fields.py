@@ -9,6 +9,12 @@ new arrays: ``lorenz_rhs/lorenz_jac(state, sigma, rho, beta)``, ``rossler_rhs/ro
 has shape (1,) and its Jacobian shape (1, 1)). :func:`flow_field_into` and :func:`flow_jac_into` dispatch on the
 system ids :data:`LORENZ`, :data:`ROSSLER`, :data:`DUFFING` (flows) and :data:`HENON`, :data:`LOGISTIC` (maps) with
 the parameters packed in an array in the order of the generator's signature.
+
+The further systems' formulas live in :mod:`fastrnn.systems.fields_flows` (Chen, Chua, Thomas, Halvorsen,
+Lorenz-96) and :mod:`fastrnn.systems.fields_maps` (Ikeda, Tinkerbell, Lozi, Burgers, Duffing map, generalised Hénon)
+and are re-exported here; the dispatchers cover them through the ids :data:`CHEN`, :data:`CHUA`, :data:`THOMAS`,
+:data:`HALVORSEN`, :data:`LORENZ96` (flows) and :data:`IKEDA`, :data:`TINKERBELL`, :data:`LOZI`, :data:`BURGERS`,
+:data:`DUFFING_MAP`, :data:`HENON3` (maps; :func:`map_step_into`, :func:`map_jac_into`).
 """
 from __future__ import annotations
 
@@ -17,19 +23,33 @@ import math
 import numpy as np
 from numba import njit
 
+from .fields_flows import *  # noqa: F401,F403  (re-exported: the further flows' formulas)
+from .fields_flows import (__all__ as _flows_all, chen_f, chen_jac_into, chua_f, chua_jac_into, halvorsen_f,
+                           halvorsen_jac_into, lorenz96_jac_into, lorenz96_rhs_into, thomas_f, thomas_jac_into)
+from .fields_maps import *  # noqa: F401,F403  (re-exported: the further maps' formulas)
+from .fields_maps import (__all__ as _maps_all, burgers_f, burgers_jac_into, duffing_map_f, duffing_map_jac_into,
+                          henon3_f, henon3_jac_into, ikeda_f, ikeda_jac_into, lozi_f, lozi_jac_into, tinkerbell_f,
+                          tinkerbell_jac_into)
+
 __all__ = ["LORENZ", "ROSSLER", "DUFFING", "HENON", "LOGISTIC",
+           "CHEN", "CHUA", "THOMAS", "HALVORSEN", "LORENZ96",
+           "IKEDA", "TINKERBELL", "LOZI", "BURGERS", "DUFFING_MAP", "HENON3",
            "lorenz_f", "lorenz_rhs", "lorenz_jac", "lorenz_jac_into",
            "rossler_f", "rossler_rhs", "rossler_jac", "rossler_jac_into",
            "duffing_f", "duffing_rhs", "duffing_jac", "duffing_jac_into",
            "mackey_glass_f",
            "henon_f", "henon_map", "henon_jac", "henon_jac_into",
            "logistic_f", "logistic_map", "logistic_jac", "logistic_jac_into",
-           "flow_field_into", "flow_jac_into"]
+           "flow_field_into", "flow_jac_into", "map_step_into", "map_jac_into"] + _flows_all + _maps_all
 
 #: ids of the flows in the Numba kernels (:func:`flow_field_into`, the orbit and tangent integrators)
 LORENZ, ROSSLER, DUFFING = 0, 1, 2
 #: ids of the maps in the Numba kernels
 HENON, LOGISTIC = 0, 1
+#: ids of the further flows (:mod:`fastrnn.systems.fields_flows`)
+CHEN, CHUA, THOMAS, HALVORSEN, LORENZ96 = 3, 4, 5, 6, 7
+#: ids of the further maps (:mod:`fastrnn.systems.fields_maps`)
+IKEDA, TINKERBELL, LOZI, BURGERS, DUFFING_MAP, HENON3 = 2, 3, 4, 5, 6, 7
 
 
 # --------------------------------------------------------------------------
@@ -306,7 +326,8 @@ def logistic_jac(state, r):
 # --------------------------------------------------------------------------
 @njit(cache=True)
 def flow_field_into(sid, x, t, p, out):
-    """Vector field of flow ``sid`` (:data:`LORENZ`, :data:`ROSSLER`, :data:`DUFFING`) at (x, t) into ``out``.
+    """Vector field of flow ``sid`` (:data:`LORENZ`, :data:`ROSSLER`, :data:`DUFFING`, :data:`CHEN`, :data:`CHUA`,
+    :data:`THOMAS`, :data:`HALVORSEN`, :data:`LORENZ96`) at (x, t) into ``out``.
 
     Parameters
     ----------
@@ -325,17 +346,90 @@ def flow_field_into(sid, x, t, p, out):
         out[0], out[1], out[2] = lorenz_f(x[0], x[1], x[2], p[0], p[1], p[2])
     elif sid == ROSSLER:
         out[0], out[1], out[2] = rossler_f(x[0], x[1], x[2], p[0], p[1], p[2])
-    else:
+    elif sid == DUFFING:
         out[0], out[1] = duffing_f(x[0], x[1], t, p[0], p[1], p[2], p[3], p[4])
+    elif sid == CHEN:
+        out[0], out[1], out[2] = chen_f(x[0], x[1], x[2], p[0], p[1], p[2])
+    elif sid == CHUA:
+        out[0], out[1], out[2] = chua_f(x[0], x[1], x[2], p[0], p[1], p[2], p[3])
+    elif sid == THOMAS:
+        out[0], out[1], out[2] = thomas_f(x[0], x[1], x[2], p[0])
+    elif sid == HALVORSEN:
+        out[0], out[1], out[2] = halvorsen_f(x[0], x[1], x[2], p[0])
+    else:
+        lorenz96_rhs_into(x, p[0], out)
 
 
 @njit(cache=True)
 def flow_jac_into(sid, x, p, J):
     """Jacobian of the vector field of flow ``sid`` at ``x`` into ``J`` (D, D); the same writers as
-    :func:`lorenz_jac`, :func:`rossler_jac` and :func:`duffing_jac`."""
+    :func:`lorenz_jac`, :func:`rossler_jac`, :func:`duffing_jac` and the ``*_jac`` of the further flows."""
     if sid == LORENZ:
         lorenz_jac_into(x, p[0], p[1], p[2], J)
     elif sid == ROSSLER:
         rossler_jac_into(x, p[0], p[1], p[2], J)
-    else:
+    elif sid == DUFFING:
         duffing_jac_into(x, p[0], p[1], p[2], J)
+    elif sid == CHEN:
+        chen_jac_into(x, p[0], p[1], p[2], J)
+    elif sid == CHUA:
+        chua_jac_into(x, p[0], p[1], p[2], p[3], J)
+    elif sid == THOMAS:
+        thomas_jac_into(x, p[0], J)
+    elif sid == HALVORSEN:
+        halvorsen_jac_into(x, p[0], J)
+    else:
+        lorenz96_jac_into(x, p[0], J)
+
+
+@njit(cache=True)
+def map_step_into(sid, x, p):
+    """Apply map ``sid`` (:data:`HENON`, :data:`LOGISTIC`, :data:`IKEDA`, :data:`TINKERBELL`, :data:`LOZI`,
+    :data:`BURGERS`, :data:`DUFFING_MAP`, :data:`HENON3`) once to ``x`` in place.
+
+    Parameters
+    ----------
+    sid : int
+        Map id.
+    x : ndarray (D,)
+        Iterate; replaced by its image.
+    p : ndarray
+        Parameters in the order of the generator's signature.
+    """
+    if sid == HENON:
+        x[0], x[1] = henon_f(x[0], x[1], p[0], p[1])
+    elif sid == LOGISTIC:
+        x[0] = logistic_f(x[0], p[0])
+    elif sid == IKEDA:
+        x[0], x[1] = ikeda_f(x[0], x[1], p[0], p[1], p[2])
+    elif sid == TINKERBELL:
+        x[0], x[1] = tinkerbell_f(x[0], x[1], p[0], p[1], p[2], p[3])
+    elif sid == LOZI:
+        x[0], x[1] = lozi_f(x[0], x[1], p[0], p[1])
+    elif sid == BURGERS:
+        x[0], x[1] = burgers_f(x[0], x[1], p[0], p[1])
+    elif sid == DUFFING_MAP:
+        x[0], x[1] = duffing_map_f(x[0], x[1], p[0], p[1])
+    else:
+        x[0], x[1], x[2] = henon3_f(x[0], x[1], x[2], p[0], p[1])
+
+
+@njit(cache=True)
+def map_jac_into(sid, x, p, J):
+    """Jacobian of map ``sid`` at ``x`` into ``J`` (D, D); the same writers as the ``*_jac`` functions."""
+    if sid == HENON:
+        henon_jac_into(x, p[0], p[1], J)
+    elif sid == LOGISTIC:
+        logistic_jac_into(x, p[0], J)
+    elif sid == IKEDA:
+        ikeda_jac_into(x, p[0], p[1], p[2], J)
+    elif sid == TINKERBELL:
+        tinkerbell_jac_into(x, p[0], p[1], p[2], p[3], J)
+    elif sid == LOZI:
+        lozi_jac_into(x, p[0], p[1], J)
+    elif sid == BURGERS:
+        burgers_jac_into(x, p[0], p[1], J)
+    elif sid == DUFFING_MAP:
+        duffing_map_jac_into(x, p[0], p[1], J)
+    else:
+        henon3_jac_into(x, p[0], p[1], J)

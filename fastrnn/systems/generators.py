@@ -19,7 +19,7 @@ from .fields import LORENZ, ROSSLER
 from .integrators import duffing_orbit, flow3_orbit, henon_orbit, logistic_orbit, mackey_glass_orbit
 
 __all__ = ["lorenz", "rossler", "duffing", "mackey_glass", "henon", "logistic", "transient_samples",
-           "draw_logistic_x0", "DEFAULT_TRANSIENT", "MAX_ATTEMPTS"]
+           "draw_logistic_x0", "diverged_error", "DEFAULT_TRANSIENT", "MAX_ATTEMPTS"]
 
 #: Maximum number of fresh random initial conditions tried by the maps when an orbit escapes or lands on an unstable
 #: fixed point (only when x0 is None).
@@ -27,7 +27,11 @@ MAX_ATTEMPTS = 20
 
 #: default transient of each generator, in time units (maps: iterations), used when ``transient`` is None
 DEFAULT_TRANSIENT = {"lorenz": 50.0, "rossler": 500.0, "duffing": 500.0, "mackey_glass": 1000.0, "henon": 1000.0,
-                     "logistic": 1000.0}
+                     "logistic": 1000.0,
+                     # the further flows (generators_flows) and maps (generators_maps)
+                     "chen": 50.0, "chua_pwl": 500.0, "thomas": 1000.0, "halvorsen": 100.0, "lorenz96": 100.0,
+                     "ikeda": 1000.0, "tinkerbell": 1000.0, "lozi": 1000.0, "burgers": 1000.0, "duffing_map": 1000.0,
+                     "henon3": 1000.0}
 
 
 def transient_samples(transient, default_span, dt):
@@ -95,11 +99,16 @@ def _from_random_starts(draw, orbit, failure):
     raise ValueError(failure)
 
 
+def diverged_error(what):
+    """The ValueError of a flow orbit that left the finite numbers (``what``: the system's name)."""
+    return ValueError(f"the {what} orbit diverged (non-finite values); choose parameters and x0 "
+                      "with a bounded orbit, or a smaller dt / larger substeps")
+
+
 def _finish(x, noise, standardize, rng, what):
     """Check finiteness, add relative observation noise, then standardise columns."""
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"the {what} orbit diverged (non-finite values); choose parameters and x0 "
-                         "with a bounded orbit, or a smaller dt / larger substeps")
+        raise diverged_error(what)
     if noise > 0.0:
         std = x.std(axis=0)
         x = x + noise * std * rng.standard_normal(x.shape)

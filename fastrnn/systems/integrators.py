@@ -2,9 +2,11 @@
 
 Fixed-step classical RK4 for the flows (Lorenz and Rössler through one 3-D kernel, :func:`flow3_orbit`, the forced
 Duffing oscillator with its explicit time), RK4 with a ring-buffer history and cubic Hermite interpolation of the
-delayed values for the Mackey-Glass delay equation, and plain iteration with degeneracy checks for the maps. Each
-kernel computes ``n_skip`` discarded then ``n_out`` stored samples; the vector fields come from
-:mod:`fastrnn.systems.fields`.
+delayed values for the Mackey-Glass delay equation, and plain iteration with degeneracy checks for the maps. The
+further systems go through two generic kernels that dispatch on the system id: :func:`flow_orbit` (RK4 in N
+dimensions, the same stage arithmetic as the tangent integrator :func:`fastrnn.systems.reference.flow_tangent_chunk`)
+and :func:`map_orbit`. Each kernel computes ``n_skip`` discarded then ``n_out`` stored samples; the vector fields come
+from :mod:`fastrnn.systems.fields`.
 """
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import math
 import numpy as np
 from numba import njit
 
-from .fields import LORENZ, duffing_f, henon_f, logistic_f, lorenz_f, mackey_glass_f, rossler_f
+from .fields import (LORENZ, duffing_f, flow_field_into, henon_f, logistic_f, lorenz_f, mackey_glass_f,
+                     map_step_into, rossler_f)
 
 __all__ = ["flow3_f", "flow3_orbit", "duffing_orbit", "mackey_glass_delayed", "mackey_glass_orbit", "henon_orbit",
-           "logistic_orbit"]
+           "logistic_orbit", "flow_orbit", "map_orbit"]
 
 
 @njit(cache=True, inline="always")
@@ -192,4 +195,69 @@ def logistic_orbit(x0, n_out, n_skip, r):
         if xn == 0.0 and r > 1.0:
             return out, False
         x = xn
+    return out, True
+
+
+@njit(cache=True)
+def flow_orbit(sid, x0, n_out, n_skip, dt, substeps, p):
+    """RK4 orbit of flow ``sid`` in D = ``len(x0)`` dimensions (the further flows: Chen, Chua, Thomas, Halvorsen,
+    Lorenz-96), vector field from :func:`~fastrnn.systems.fields.flow_field_into` with parameters ``p``.
+
+    Returns ``(orbit, ok)``: ``n_skip`` discarded then ``n_out`` stored samples of shape (n_out, D); ok is False
+    (and the orbit incomplete) as soon as the state stops being finite. Substep ``j`` of sample ``k`` starts at
+    time ``k dt + j h``.
+    """
+    D = x0.shape[0]
+    out = np.empty((n_out, D))
+    h = dt / substeps
+    hh = 0.5 * h
+    x = x0.copy()
+    xs = np.empty(D)
+    k1 = np.empty(D)
+    k2 = np.empty(D)
+    k3 = np.empty(D)
+    k4 = np.empty(D)
+    for k in range(n_skip + n_out):
+        if k >= n_skip:
+            for a in range(D):
+                out[k - n_skip, a] = x[a]
+        if k == n_skip + n_out - 1:
+            break
+        for j in range(substeps):
+            t = k * dt + j * h
+            flow_field_into(sid, x, t, p, k1)
+            for a in range(D):
+                xs[a] = x[a] + hh * k1[a]
+            flow_field_into(sid, xs, t + hh, p, k2)
+            for a in range(D):
+                xs[a] = x[a] + hh * k2[a]
+            flow_field_into(sid, xs, t + hh, p, k3)
+            for a in range(D):
+                xs[a] = x[a] + h * k3[a]
+            flow_field_into(sid, xs, t + h, p, k4)
+            for a in range(D):
+                x[a] += h / 6.0 * (k1[a] + 2.0 * k2[a] + 2.0 * k3[a] + k4[a])
+        for a in range(D):
+            if not math.isfinite(x[a]):
+                return out, False
+    return out, True
+
+
+@njit(cache=True)
+def map_orbit(sid, x0, n_out, n_skip, p):
+    """Orbit of map ``sid`` (:func:`~fastrnn.systems.fields.map_step_into`); returns ``(orbit, ok)`` with ok False
+    if the orbit left the finite numbers (escaped to infinity)."""
+    D = x0.shape[0]
+    out = np.empty((n_out, D))
+    x = x0.copy()
+    for k in range(n_skip + n_out):
+        if k >= n_skip:
+            for a in range(D):
+                out[k - n_skip, a] = x[a]
+        if k == n_skip + n_out - 1:
+            break
+        map_step_into(sid, x, p)
+        for a in range(D):
+            if not math.isfinite(x[a]):
+                return out, False
     return out, True

@@ -13,17 +13,20 @@ from numba import njit
 
 from .. import validation
 from ..lyapunov import QRAccumulator, random_frame
-from .fields import (DUFFING, HENON, LOGISTIC, LORENZ, ROSSLER, flow_field_into, flow_jac_into, henon_f,
-                     henon_jac_into, logistic_f, logistic_jac_into)
+from .fields import (BURGERS, CHEN, CHUA, DUFFING, DUFFING_MAP, HALVORSEN, HENON, HENON3, IKEDA, LOGISTIC, LORENZ,
+                     LORENZ96, LOZI, ROSSLER, THOMAS, TINKERBELL, flow_field_into, flow_jac_into, henon_f,
+                     henon_jac_into, logistic_f, logistic_jac_into, map_jac_into, map_step_into)
 from .generators import DEFAULT_TRANSIENT, transient_samples
 from .registry import SYSTEMS
 
 __all__ = ["lyapunov_spectrum", "flow_tangent_chunk", "map_tangent_chunk", "tangent_stage", "FLOW_IDS", "MAP_IDS",
-           "PARAMS", "DIM"]
+           "PARAMS", "SIZE_PARAMS", "DIM"]
 
 #: kernel ids of the flows and the maps that have reference spectra
-FLOW_IDS = {"lorenz": LORENZ, "rossler": ROSSLER, "duffing": DUFFING}
-MAP_IDS = {"henon": HENON, "logistic": LOGISTIC}
+FLOW_IDS = {"lorenz": LORENZ, "rossler": ROSSLER, "duffing": DUFFING, "chen": CHEN, "chua_pwl": CHUA,
+            "thomas": THOMAS, "halvorsen": HALVORSEN, "lorenz96": LORENZ96}
+MAP_IDS = {"henon": HENON, "logistic": LOGISTIC, "ikeda": IKEDA, "tinkerbell": TINKERBELL, "lozi": LOZI,
+           "burgers": BURGERS, "duffing_map": DUFFING_MAP, "henon3": HENON3}
 #: parameter names in the order the kernels take them (``p[0], p[1], ...``), as in the generators' signatures
 PARAMS = {
     "lorenz": ("sigma", "rho", "beta"),
@@ -31,9 +34,24 @@ PARAMS = {
     "duffing": ("delta", "alpha", "beta", "gamma", "omega"),
     "henon": ("a", "b"),
     "logistic": ("r",),
+    "chen": ("a", "b", "c"),
+    "chua_pwl": ("alpha", "beta", "m0", "m1"),
+    "thomas": ("b",),
+    "halvorsen": ("a",),
+    "lorenz96": ("F",),
+    "ikeda": ("u", "a", "b"),
+    "tinkerbell": ("a", "b", "c", "d"),
+    "lozi": ("a", "b"),
+    "burgers": ("a", "b"),
+    "duffing_map": ("a", "b"),
+    "henon3": ("a", "b"),
 }
-#: state dimension D of each system with a reference spectrum
-DIM = {"lorenz": 3, "rossler": 3, "duffing": 2, "henon": 2, "logistic": 1}
+#: integer size parameters, passed to the generator only (the dimension of Lorenz-96)
+SIZE_PARAMS = {"lorenz96": ("N",)}
+#: state dimension D of each system with a reference spectrum (Lorenz-96: at its default N)
+DIM = {"lorenz": 3, "rossler": 3, "duffing": 2, "henon": 2, "logistic": 1, "chen": 3, "chua_pwl": 3, "thomas": 3,
+       "halvorsen": 3, "lorenz96": 5, "ikeda": 2, "tinkerbell": 2, "lozi": 2, "burgers": 2, "duffing_map": 2,
+       "henon3": 3}
 
 
 @njit(cache=True)
@@ -151,7 +169,7 @@ def map_tangent_chunk(sid, x, n, p, Jout):
     Parameters
     ----------
     sid : int
-        Map id (:data:`MAP_IDS`: ``HENON`` or ``LOGISTIC``).
+        Map id (:data:`MAP_IDS`).
     x : ndarray (D,)
         Current iterate; updated in place.
     n : int
@@ -172,11 +190,17 @@ def map_tangent_chunk(sid, x, n, p, Jout):
             x[0], x[1] = henon_f(x[0], x[1], p[0], p[1])
             if not (np.isfinite(x[0]) and np.isfinite(x[1])):
                 return 1
-        else:
+        elif sid == LOGISTIC:
             logistic_jac_into(x, p[0], Jout[i])
             x[0] = logistic_f(x[0], p[0])
             if x[0] <= 0.0 or x[0] >= 1.0 or not np.isfinite(x[0]):
                 return 2
+        else:
+            map_jac_into(sid, x, p, Jout[i])
+            map_step_into(sid, x, p)
+            for a in range(x.shape[0]):
+                if not np.isfinite(x[a]):
+                    return 1
     return 0
 
 
@@ -200,8 +224,11 @@ def lyapunov_spectrum(system, n_steps, *, dt=None, substeps=None, x0=None, trans
 
     Parameters
     ----------
-    system : {"lorenz", "rossler", "duffing", "henon", "logistic"}
-        Which system; the parameters and their defaults are those of the generator of the same name.
+    system : str
+        Which system: a flow ("lorenz", "rossler", "duffing", "chen", "chua_pwl", "thomas", "halvorsen",
+        "lorenz96") or a map ("henon", "logistic", "ikeda", "tinkerbell", "lozi", "burgers", "duffing_map",
+        "henon3"); the parameters and their defaults are those of the generator of the same name (Lorenz-96 also
+        takes its size ``N``). Every system in :data:`~fastrnn.systems.SYSTEMS` except Mackey-Glass.
     n_steps : int
         Number of samples averaged over (flows: total time ``n_steps * dt`` time units; maps: iterations). The
         statistical error falls like ``1/sqrt(n_steps)``; Lorenz with ``n_steps=100_000`` (1000 time units)
@@ -224,7 +251,8 @@ def lyapunov_spectrum(system, n_steps, *, dt=None, substeps=None, x0=None, trans
     chunk_size : int, default 10000
         Samples of Jacobians computed at once (memory ``chunk_size * D * D * 8`` bytes).
     **params : float
-        System parameters (e.g. ``sigma``, ``rho``, ``beta`` for Lorenz; ``r`` for the logistic map).
+        System parameters (e.g. ``sigma``, ``rho``, ``beta`` for Lorenz; ``r`` for the logistic map; ``F`` and the
+        integer ``N`` for Lorenz-96).
 
     Returns
     -------
@@ -239,7 +267,8 @@ def lyapunov_spectrum(system, n_steps, *, dt=None, substeps=None, x0=None, trans
     -----
     Literature values: Lorenz (10, 28, 8/3): (0.9056, 0, -14.5723), sum ``-(sigma + 1 + beta)``; Rössler
     (0.2, 0.2, 5.7): about (0.0714, 0, -5.3943); Hénon (1.4, 0.3): about (0.4192, -1.6232), sum ``ln b``;
-    logistic r = 4: ``ln 2``; forced Duffing: sum ``-delta``. The exponents are those of the sampled RK4 map,
+    logistic r = 4: ``ln 2``; forced Duffing: sum ``-delta``; the further systems: see :mod:`fastrnn.systems`
+    (literature values, ours, sum rules). The exponents are those of the sampled RK4 map,
     which approach the flow's as ``h**4``.
 
     Examples
@@ -254,10 +283,11 @@ def lyapunov_spectrum(system, n_steps, *, dt=None, substeps=None, x0=None, trans
     n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
     chunk_size = validation.check_int(chunk_size, "chunk_size", minimum=1)
     gen, defaults, dt_default, sub_default = _defaults(system)
+    sizes = {k: params.pop(k) for k in SIZE_PARAMS.get(system, ()) if k in params}
     unknown = set(params) - set(defaults)
     if unknown:
         raise TypeError(f"unknown parameter(s) {sorted(unknown)} for {system}; its parameters are "
-                        f"{sorted(defaults)}")
+                        f"{sorted(set(defaults) | set(SIZE_PARAMS.get(system, ())))}")
     values = {k: validation.check_float(params.get(k, v), k) for k, v in defaults.items()}
     flow = system in FLOW_IDS
     if flow:
@@ -268,7 +298,7 @@ def lyapunov_spectrum(system, n_steps, *, dt=None, substeps=None, x0=None, trans
     rng = validation.check_rng(rng)
 
     # Start on the attractor: the generator's first sample after its transient.
-    gen_kwargs = dict(values, x0=x0, transient=transient, rng=rng)
+    gen_kwargs = dict(values, x0=x0, transient=transient, rng=rng, **sizes)
     if flow:
         gen_kwargs.update(dt=dt, substeps=substeps)
     first = gen(1, **gen_kwargs)
@@ -278,7 +308,7 @@ def lyapunov_spectrum(system, n_steps, *, dt=None, substeps=None, x0=None, trans
     else:
         k0 = 0
     x = np.array(first[0], dtype=np.float64)
-    D = DIM[system]
+    D = x.shape[0]
     p = np.array([values[k] for k in PARAMS[system]], dtype=np.float64)
 
     frame_transient = validation.check_int(frame_transient, "frame_transient", minimum=0)

@@ -13,6 +13,8 @@ import numpy as np
 from .. import validation
 from ..preprocessing import zscore
 from .generators import duffing, henon, logistic, lorenz, mackey_glass, rossler
+from .generators_flows import chen, chua_pwl, halvorsen, lorenz96, thomas
+from .generators_maps import burgers, duffing_map, henon3, ikeda, lozi, tinkerbell
 
 __all__ = ["SystemInfo", "SYSTEMS", "MAPS", "system_series"]
 
@@ -47,9 +49,20 @@ SYSTEMS = {
     "mackey_glass": _info(mackey_glass),
     "henon": _info(henon),
     "logistic": _info(logistic),
+    "chen": _info(chen),
+    "chua_pwl": _info(chua_pwl),
+    "thomas": _info(thomas),
+    "halvorsen": _info(halvorsen),
+    "lorenz96": _info(lorenz96),
+    "ikeda": _info(ikeda),
+    "tinkerbell": _info(tinkerbell),
+    "lozi": _info(lozi),
+    "burgers": _info(burgers),
+    "duffing_map": _info(duffing_map),
+    "henon3": _info(henon3),
 }
 #: the systems that are maps (one sample per iteration, no dt)
-MAPS = ("henon", "logistic")
+MAPS = ("henon", "logistic", "ikeda", "tinkerbell", "lozi", "burgers", "duffing_map", "henon3")
 
 
 def system_series(name, n_steps, *, dt=None, rng=0):
@@ -58,8 +71,9 @@ def system_series(name, n_steps, *, dt=None, rng=0):
     Parameters
     ----------
     name : str
-        One of :data:`SYSTEMS` ("lorenz", "rossler", "duffing", "mackey_glass", "henon", "logistic"); case and
-        surrounding blanks are ignored.
+        One of :data:`SYSTEMS`: the flows "lorenz", "rossler", "duffing", "mackey_glass", "chen", "chua_pwl",
+        "thomas", "halvorsen", "lorenz96" (default N = 5) and the maps "henon", "logistic", "ikeda", "tinkerbell",
+        "lozi", "burgers", "duffing_map", "henon3"; case and surrounding blanks are ignored.
     n_steps : int
         Number of samples.
     dt : float, optional
