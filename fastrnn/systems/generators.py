@@ -56,7 +56,7 @@ def transient_samples(transient, default_span, dt):
     return validation.check_int(transient, "transient", minimum=0)
 
 
-def _common(n_steps, dt, noise, standardize, substeps=None):
+def check_common(n_steps, dt, noise, standardize, substeps=None):
     """Validate the arguments every generator shares (``dt`` and ``substeps`` of the flows)."""
     n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
     dt = validation.check_float(dt, "dt", minimum=0, strict_min=True)
@@ -67,7 +67,7 @@ def _common(n_steps, dt, noise, standardize, substeps=None):
     return n_steps, dt, noise, standardize, substeps
 
 
-def _params(**values):
+def check_params(**values):
     """The system parameters as finite floats, in the order given."""
     return tuple(validation.check_float(value, name) for name, value in values.items())
 
@@ -75,21 +75,21 @@ def _params(**values):
 _Setup = namedtuple("_Setup", "n_steps dt noise standardize substeps params n_skip rng x0")
 
 
-def _setup_flow(n_steps, dt, noise, standardize, substeps, transient, span, rng, x0, low, high, **params):
+def setup_flow(n_steps, dt, noise, standardize, substeps, transient, span, rng, x0, low, high, **params):
     """Validate a flow generator's arguments (in this order) and draw or check its initial state.
 
     ``span`` is the default transient in time units; a missing ``x0`` is drawn uniformly from the box
     ``[low, high]`` (the first use of ``rng``).
     """
-    n_steps, dt, noise, standardize, substeps = _common(n_steps, dt, noise, standardize, substeps)
-    params = _params(**params)
+    n_steps, dt, noise, standardize, substeps = check_common(n_steps, dt, noise, standardize, substeps)
+    params = check_params(**params)
     n_skip = transient_samples(transient, span, dt)
     rng = validation.check_rng(rng)
     x0 = rng.uniform(low, high) if x0 is None else validation.check_point(x0, len(low))
     return _Setup(n_steps, dt, noise, standardize, substeps, params, n_skip, rng, x0)
 
 
-def _from_random_starts(draw, orbit, failure):
+def from_random_starts(draw, orbit, failure):
     """``orbit(draw())`` from fresh random starts until one is good (``(x, ok)`` with ok True), at most
     :data:`MAX_ATTEMPTS` times; then ValueError with the message ``failure``."""
     for _ in range(MAX_ATTEMPTS):
@@ -105,7 +105,7 @@ def diverged_error(what):
                       "with a bounded orbit, or a smaller dt / larger substeps")
 
 
-def _finish(x, noise, standardize, rng, what):
+def finish_orbit(x, noise, standardize, rng, what):
     """Check finiteness, add relative observation noise, then standardise columns."""
     if not np.all(np.isfinite(x)):
         raise diverged_error(what)
@@ -165,10 +165,10 @@ def lorenz(n_steps, *, dt=0.01, sigma=10.0, rho=28.0, beta=8.0 / 3.0, x0=None, t
     >>> X.shape
     (1000, 3)
     """
-    s = _setup_flow(n_steps, dt, noise, standardize, substeps, transient, DEFAULT_TRANSIENT["lorenz"], rng, x0,
+    s = setup_flow(n_steps, dt, noise, standardize, substeps, transient, DEFAULT_TRANSIENT["lorenz"], rng, x0,
                     [-15.0, -20.0, 5.0], [15.0, 20.0, 40.0], sigma=sigma, rho=rho, beta=beta)
     x = flow3_orbit(LORENZ, s.x0, s.n_steps, s.n_skip, s.dt, s.substeps, *s.params)
-    return _finish(x, s.noise, s.standardize, s.rng, "Lorenz")
+    return finish_orbit(x, s.noise, s.standardize, s.rng, "Lorenz")
 
 
 def rossler(n_steps, *, dt=0.05, a=0.2, b=0.2, c=5.7, x0=None, transient=None, substeps=5,
@@ -202,10 +202,10 @@ def rossler(n_steps, *, dt=0.05, a=0.2, b=0.2, c=5.7, x0=None, transient=None, s
     ndarray, shape (n_steps, 3), float64
         Columns ``(x, y, z)``; row k is the state at time ``(transient + k) dt``.
     """
-    s = _setup_flow(n_steps, dt, noise, standardize, substeps, transient, DEFAULT_TRANSIENT["rossler"], rng, x0,
+    s = setup_flow(n_steps, dt, noise, standardize, substeps, transient, DEFAULT_TRANSIENT["rossler"], rng, x0,
                     [-5.0, -5.0, 0.0], [5.0, 5.0, 1.0], a=a, b=b, c=c)
     x = flow3_orbit(ROSSLER, s.x0, s.n_steps, s.n_skip, s.dt, s.substeps, *s.params)
-    return _finish(x, s.noise, s.standardize, s.rng, "Rössler")
+    return finish_orbit(x, s.noise, s.standardize, s.rng, "Rössler")
 
 
 def duffing(n_steps, *, dt=0.05, delta=0.3, alpha=-1.0, beta=1.0, gamma=0.5, omega=1.2, x0=None,
@@ -249,10 +249,10 @@ def duffing(n_steps, *, dt=0.05, delta=0.3, alpha=-1.0, beta=1.0, gamma=0.5, ome
         input series aligned with ``x`` (``s[k]`` is the drive at the time of
         ``x[k]``), not an observed column.
     """
-    s = _setup_flow(n_steps, dt, noise, standardize, substeps, transient, DEFAULT_TRANSIENT["duffing"], rng, x0,
+    s = setup_flow(n_steps, dt, noise, standardize, substeps, transient, DEFAULT_TRANSIENT["duffing"], rng, x0,
                     [-1.5, -1.0], [1.5, 1.0], delta=delta, alpha=alpha, beta=beta, gamma=gamma, omega=omega)
     x = duffing_orbit(s.x0, s.n_steps, s.n_skip, s.dt, s.substeps, *s.params)
-    x = _finish(x, s.noise, s.standardize, s.rng, "Duffing")
+    x = finish_orbit(x, s.noise, s.standardize, s.rng, "Duffing")
     gamma, omega = s.params[3], s.params[4]
     t = (s.n_skip + np.arange(s.n_steps)) * s.dt
     return x, (gamma * np.cos(omega * t)).reshape(s.n_steps, 1)
@@ -301,8 +301,8 @@ def mackey_glass(n_steps, *, dt=1.0, beta=0.2, gamma=0.1, n=10.0, tau=17.0, x0=N
     ndarray, shape (n_steps, 1), float64
         Row k is ``x`` at time ``(transient + k) dt``.
     """
-    n_steps, dt, noise, standardize, substeps = _common(n_steps, dt, noise, standardize, substeps)
-    beta, gamma = _params(beta=beta, gamma=gamma)
+    n_steps, dt, noise, standardize, substeps = check_common(n_steps, dt, noise, standardize, substeps)
+    beta, gamma = check_params(beta=beta, gamma=gamma)
     n = validation.check_float(n, "n", minimum=0, strict_min=True)
     tau = validation.check_float(tau, "tau", minimum=0, strict_min=True)
     h = dt / substeps
@@ -326,7 +326,7 @@ def mackey_glass(n_steps, *, dt=1.0, beta=0.2, gamma=0.1, n=10.0, tau=17.0, x0=N
         if x0 < 0.0:
             raise ValueError(f"x0 must be >= 0 for the Mackey-Glass equation, got {x0}")
     x = mackey_glass_orbit(x0, n_steps, n_skip, substeps, h, m, q, beta, gamma, n)
-    return _finish(x.reshape(n_steps, 1), noise, standardize, rng, "Mackey-Glass")
+    return finish_orbit(x.reshape(n_steps, 1), noise, standardize, rng, "Mackey-Glass")
 
 
 def henon(n_steps, *, a=1.4, b=0.3, x0=None, transient=None, standardize=False, noise=0.0, rng=None):
@@ -355,8 +355,8 @@ def henon(n_steps, *, a=1.4, b=0.3, x0=None, transient=None, standardize=False, 
         Columns ``(x, y)``; row k is the state after ``transient + k``
         iterations; ``row[k + 1] = map(row[k])`` exactly.
     """
-    n_steps, _, noise, standardize, _ = _common(n_steps, 1.0, noise, standardize)
-    a, b = _params(a=a, b=b)
+    n_steps, _, noise, standardize, _ = check_common(n_steps, 1.0, noise, standardize)
+    a, b = check_params(a=a, b=b)
     n_skip = transient_samples(transient, DEFAULT_TRANSIENT["henon"], 1.0)
     rng = validation.check_rng(rng)
     if x0 is not None:
@@ -366,12 +366,12 @@ def henon(n_steps, *, a=1.4, b=0.3, x0=None, transient=None, standardize=False, 
             raise ValueError(f"the Hénon orbit from x0={x0.tolist()} with a={a}, b={b} escapes to "
                              "infinity; choose x0 in the basin of the attractor")
     else:
-        x = _from_random_starts(lambda: rng.uniform([-0.5, -0.2], [0.5, 0.2]),
+        x = from_random_starts(lambda: rng.uniform([-0.5, -0.2], [0.5, 0.2]),
                                 lambda start: henon_orbit(start, n_steps, n_skip, a, b),
                                 f"the Hénon orbit with a={a}, b={b} escaped to infinity from "
                                 f"{MAX_ATTEMPTS} random initial conditions; choose parameters with a "
                                 "bounded attractor (e.g. a=1.4, b=0.3) or pass x0")
-    return _finish(x, noise, standardize, rng, "Hénon")
+    return finish_orbit(x, noise, standardize, rng, "Hénon")
 
 
 def draw_logistic_x0(rng):
@@ -409,7 +409,7 @@ def logistic(n_steps, *, r=4.0, x0=None, transient=None, standardize=False, nois
         Row k is the value after ``transient + k`` iterations;
         ``row[k + 1] = r row[k] (1 - row[k])`` exactly.
     """
-    n_steps, _, noise, standardize, _ = _common(n_steps, 1.0, noise, standardize)
+    n_steps, _, noise, standardize, _ = check_common(n_steps, 1.0, noise, standardize)
     r = validation.check_float(r, "r")
     if not 0.0 < r <= 4.0:
         raise ValueError(f"r must lie in (0, 4] for an orbit that stays in [0, 1], got {r}")
@@ -425,7 +425,7 @@ def logistic(n_steps, *, r=4.0, x0=None, transient=None, standardize=False, nois
                              "unstable fixed point in floating point (degenerate orbit); choose "
                              "another x0 or pass x0=None")
     else:
-        x = _from_random_starts(lambda: draw_logistic_x0(rng), lambda start: logistic_orbit(start, n_steps, n_skip, r),
+        x = from_random_starts(lambda: draw_logistic_x0(rng), lambda start: logistic_orbit(start, n_steps, n_skip, r),
                                 f"the logistic orbit with r={r} was degenerate from {MAX_ATTEMPTS} "
                                 "random initial conditions; use fewer n_steps or another r")
-    return _finish(x, noise, standardize, rng, "logistic")
+    return finish_orbit(x, noise, standardize, rng, "logistic")

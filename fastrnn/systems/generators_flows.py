@@ -10,20 +10,20 @@ import numpy as np
 
 from .. import validation
 from .fields import CHEN, CHUA, HALVORSEN, LORENZ96, THOMAS
-from .generators import DEFAULT_TRANSIENT, _finish, _setup_flow, diverged_error
+from .generators import DEFAULT_TRANSIENT, finish_orbit, setup_flow, diverged_error
 from .integrators import flow_orbit
 
 __all__ = ["chen", "chua_pwl", "thomas", "halvorsen", "lorenz96"]
 
 
 def _run(sid, name, what, n_steps, dt, noise, standardize, substeps, transient, rng, x0, low, high, **params):
-    """Validate (as :func:`~fastrnn.systems.generators._setup_flow`), integrate flow ``sid`` and finish the orbit."""
-    s = _setup_flow(n_steps, dt, noise, standardize, substeps, transient, DEFAULT_TRANSIENT[name], rng, x0,
+    """Validate (as :func:`~fastrnn.systems.generators.setup_flow`), integrate flow ``sid`` and finish the orbit."""
+    s = setup_flow(n_steps, dt, noise, standardize, substeps, transient, DEFAULT_TRANSIENT[name], rng, x0,
                     low, high, **params)
     x, ok = flow_orbit(sid, s.x0, s.n_steps, s.n_skip, s.dt, s.substeps, np.array(s.params, dtype=np.float64))
     if not ok:
         raise diverged_error(what)
-    return _finish(x, s.noise, s.standardize, s.rng, what)
+    return finish_orbit(x, s.noise, s.standardize, s.rng, what)
 
 
 def chen(n_steps, *, dt=0.01, a=35.0, b=3.0, c=28.0, x0=None, transient=None, substeps=5, standardize=False,

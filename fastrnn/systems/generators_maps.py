@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import validation
 from .fields import BURGERS, DUFFING_MAP, HENON3, IKEDA, LOZI, TINKERBELL
-from .generators import DEFAULT_TRANSIENT, MAX_ATTEMPTS, _common, _finish, _from_random_starts, _params, \
+from .generators import DEFAULT_TRANSIENT, MAX_ATTEMPTS, check_common, finish_orbit, from_random_starts, check_params, \
     transient_samples
 from .integrators import map_orbit
 
@@ -22,8 +22,8 @@ __all__ = ["ikeda", "tinkerbell", "lozi", "burgers", "duffing_map", "henon3"]
 
 def _run(sid, name, what, n_steps, x0, transient, standardize, noise, rng, low, high, **params):
     """Validate a map generator's arguments, iterate map ``sid`` and finish the orbit."""
-    n_steps, _, noise, standardize, _ = _common(n_steps, 1.0, noise, standardize)
-    values = _params(**params)
+    n_steps, _, noise, standardize, _ = check_common(n_steps, 1.0, noise, standardize)
+    values = check_params(**params)
     n_skip = transient_samples(transient, DEFAULT_TRANSIENT[name], 1.0)
     rng = validation.check_rng(rng)
     p = np.array(values, dtype=np.float64)
@@ -35,11 +35,11 @@ def _run(sid, name, what, n_steps, x0, transient, standardize, noise, rng, low, 
             raise ValueError(f"the {what} orbit from x0={x0.tolist()} with {shown} escapes to infinity; choose x0 "
                              "in the basin of the attractor")
     else:
-        x = _from_random_starts(lambda: rng.uniform(low, high), lambda start: map_orbit(sid, start, n_steps, n_skip, p),
+        x = from_random_starts(lambda: rng.uniform(low, high), lambda start: map_orbit(sid, start, n_steps, n_skip, p),
                                 f"the {what} orbit with {shown} escaped to infinity from {MAX_ATTEMPTS} random "
                                 "initial conditions; choose parameters with a bounded attractor (e.g. the defaults) "
                                 "or pass x0")
-    return _finish(x, noise, standardize, rng, what)
+    return finish_orbit(x, noise, standardize, rng, what)
 
 
 def ikeda(n_steps, *, u=0.9, a=0.4, b=6.0, x0=None, transient=None, standardize=False, noise=0.0, rng=None):
