@@ -208,13 +208,21 @@ def jacobian_norms_figure(norms, *, dt=1.0):
 
 
 def divergence_figure(estimate):
-    """The data's mean log-divergence curve with the fitted line (a :class:`fastrnn.timeseries.LyapunovEstimate`)."""
+    """The data's mean log-divergence curves (every embedding dimension and radius) with the chosen scaling region,
+    the fitted line and the interval (a :class:`fastrnn.timeseries.LyapunovEstimate`); warnings, if any, are
+    printed under the axes."""
     from .timeseries import plot_divergence
 
-    fig = Figure(figsize=(6.5, 4))
+    n_warn = len(getattr(estimate, "warnings", []))
+    fig = Figure(figsize=(7.5, 4.8 + 0.25 * n_warn))
     ax = fig.add_subplot()
     plot_divergence(estimate, ax=ax)
-    fig.suptitle(f"lambda_max from data: {estimate.lambda_max:.3f} per time unit")
+    fig.suptitle(f"lambda_max from data: {estimate.lambda_max:.3f} per time unit "
+                 f"[{estimate.lambda_low:.3f}, {estimate.lambda_high:.3f}]")
+    if n_warn:
+        fig.text(0.01, 0.01, "\n".join(f"warning: {w[:110]}" for w in estimate.warnings), fontsize=6,
+                 va="bottom", color="C3")
+        fig.subplots_adjust(bottom=0.12 + 0.04 * n_warn)
     return fig
 
 

@@ -31,7 +31,10 @@ Modules
 :mod:`~fastrnn.timeseries.dimension` (Cao, false nearest neighbours, dimension),
 :mod:`~fastrnn.timeseries.neighbours` (exact neighbour search outside the Theiler window),
 :mod:`~fastrnn.timeseries.divergence` (the divergence curve), :mod:`~fastrnn.timeseries.scaling` (line fit and
-choice of the scaling region), :mod:`~fastrnn.timeseries.exponent` (:func:`max_lyapunov`),
+choice of the scaling region), :mod:`~fastrnn.timeseries.curves` (the curves of several dimensions and radii),
+:mod:`~fastrnn.timeseries.quality` (per-curve fits, their consensus, :class:`NoScalingRegionError`,
+:class:`LyapunovWarning`), :mod:`~fastrnn.timeseries.exponent` (:func:`max_lyapunov`),
+:mod:`~fastrnn.timeseries.figure` (:func:`plot_divergence`),
 :mod:`~fastrnn.timeseries.tau` (predictability time and forcing interval).  Everything public is importable from
 ``fastrnn.timeseries``.
 
@@ -46,6 +49,7 @@ from __future__ import annotations
 from .dimension import cao, estimate_dimension, false_nearest_neighbors
 from .embedding import autocorrelation, delay_embed, estimate_delay, mean_period, mutual_information
 from .exponent import LyapunovEstimate, max_lyapunov, plot_divergence
+from .quality import CurveFit, LyapunovWarning, NoScalingRegionError
 from .tau import TauSuggestion, predictability_time, suggest_tau
 
 __all__ = [
@@ -58,6 +62,9 @@ __all__ = [
     "false_nearest_neighbors",
     "estimate_dimension",
     "LyapunovEstimate",
+    "CurveFit",
+    "LyapunovWarning",
+    "NoScalingRegionError",
     "max_lyapunov",
     "predictability_time",
     "TauSuggestion",

@@ -9,7 +9,7 @@ from numba import njit, prange
 
 from .neighbours import neighbour_sets, reference_points
 
-__all__ = ["divergence_curve"]
+__all__ = ["divergence_curve", "divergence_from_sets"]
 
 _N_CHUNKS = 64  # fixed work split of the divergence kernel: results do not depend on the number of threads
 
@@ -42,6 +42,12 @@ def divergence_curve(Y, n_steps, theiler, k_nb, radius, n_ref=None):
     n = Y.shape[0] - n_steps  # reference and neighbour vectors that can be followed for n_steps steps
     queries = reference_points(n, n_ref)
     ref, indptr, indices = neighbour_sets(Y, n, queries, theiler, k_nb, radius)
+    return divergence_from_sets(Y, ref, indptr, indices, n_steps)
+
+
+def divergence_from_sets(Y, ref, indptr, indices, n_steps):
+    """Divergence curve over ``k = 0 .. n_steps`` from precomputed neighbour sets (compressed rows, as returned by
+    :func:`~fastrnn.timeseries.neighbours.neighbour_sets`); returns ``(curve, n_used)`` as :func:`divergence_curve`."""
     if ref.size == 0:
         return np.full(n_steps + 1, np.nan), 0
     y, cnt = _divergence_kernel(Y, ref, indptr, indices, n_steps)

@@ -244,3 +244,24 @@ def _delay_candidates(v, method, max_lag, n_bins):
                 break
             prev2, prev = prev, cur
     return [c for c in (l_ami, l_acf) if c is not None]
+
+
+def oscillation_period_steps(z, max_lag=None):
+    """Oscillation period in steps of the z-scored (T, D) array ``z``: the lag of the first local maximum of the
+    autocorrelation (columns averaged) after its first local minimum, or None if it has none within ``max_lag``
+    (default ``T // 10``) steps or it rises less than ``3 / sqrt(T)`` above that minimum (a fluctuation of a
+    noise-like autocorrelation) - the period with which an oscillatory signal's divergence curve ripples."""
+    T = z.shape[0]
+    max_lag = max(3, T // 10) if max_lag is None else int(max_lag)
+    r = np.mean([_acf(z[:, j], max_lag) for j in range(z.shape[1])], axis=0)
+    d = np.diff(r)
+    up = np.nonzero((d[:-1] < 0) & (d[1:] >= 0))[0]
+    if not up.size:
+        return None
+    k_min = int(up[0]) + 1
+    down = np.nonzero(d[k_min:] < 0)[0]
+    if not down.size:
+        return None
+    k_peak = k_min + int(down[0])
+    # a peak of a white-noise autocorrelation stays within a few 1/sqrt(T) of 0: not an oscillation
+    return float(k_peak) if r[k_peak] - r[k_min] > 3.0 / math.sqrt(T) else None

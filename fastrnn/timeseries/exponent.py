@@ -1,41 +1,46 @@
 r"""The largest Lyapunov exponent of a measured series (Rosenstein and Kantz methods): :func:`max_lyapunov`, its
-result :class:`LyapunovEstimate` (per step and per time unit), and :func:`plot_divergence`."""
+result :class:`LyapunovEstimate` (per step and per time unit, with its interval and quality), and
+:func:`plot_divergence`."""
 from __future__ import annotations
 
 import numbers
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..preprocessing import zscore
 from ..validation import check_float, check_int
 from ._series import as_series, optional_int
-from .dimension import estimate_dimension
-from .divergence import divergence_curve
-from .embedding import embed_array, estimate_delay
+from .curves import MULTI_REFS, candidate_dimensions, curve_family, curve_length, min_reference
+from .embedding import embed_array, estimate_delay, oscillation_period_steps
+from .figure import plot_divergence
 from .neighbours import theiler_window
-from .scaling import auto_fit_range, curve_saturated, fit_line
+from .quality import MIN_R2, MIN_RISE, SHORT_RISE, CurveFit, LyapunovWarning, NoScalingRegionError, consensus
+from .scaling import fit_line, scaling_region
 
 __all__ = ["LyapunovEstimate", "max_lyapunov", "plot_divergence"]
-
-_PROBE_REFS = 4000  # reference points used while searching for the saturation of the curve
 
 
 @dataclass(frozen=True, eq=False)
 class LyapunovEstimate:
     """Largest Lyapunov exponent estimated from a time series (result of :func:`max_lyapunov`).
 
+    The estimate is the consensus of several divergence curves (embedding dimensions ``m`` and, for Kantz's
+    method, radii ``epsilon``); the fields ``divergence`` .. ``n_reference`` describe the *representative* curve,
+    the one whose slope is the consensus (the median of the curves that agree), so ``fitted_line()`` is its fit.
+
     Attributes
     ----------
     lambda_max : float
         Estimate per time unit (``per_step / dt``).
     per_step : float
-        Estimate per step (sample): the slope of the fitted line.
+        Estimate per step (sample): the slope of the representative curve's fitted line.
     dt : float
         Sampling interval in time units.
     divergence : numpy.ndarray, shape (max_steps + 1,)
-        Mean log-divergence ``S(k)`` (natural log of a distance between z-scored delay vectors) at step ``k``.
+        Mean log-divergence ``S(k)`` (natural log of a distance between z-scored delay vectors) at step ``k`` of
+        the representative curve.
     steps : numpy.ndarray, shape (max_steps + 1,)
         ``0 .. max_steps``.
     fit_range : tuple of int
@@ -43,12 +48,12 @@ class LyapunovEstimate:
     intercept : float
         Intercept of the fitted line ``S(k) = intercept + per_step * k``.
     r2 : float
-        Coefficient of determination of the fit.
+        Coefficient of determination of the fit (against the raw curve).
     stderr : float
         Standard error of ``lambda_max`` (per time unit) from the least-squares fit; it measures how straight
-        the curve is over the fit range, not the bias of the method.
+        the curve is over the fit range, not the bias of the method (see ``lambda_low`` / ``lambda_high``).
     dim, lag, theiler : int
-        Embedding used (number of delays, delay in steps) and Theiler window in steps.
+        Embedding of the representative curve (number of delays, delay in steps) and Theiler window in steps.
     method : str
         ``"rosenstein"`` or ``"kantz"``.
     n_neighbors : int
@@ -56,7 +61,20 @@ class LyapunovEstimate:
     radius : float or None
         Neighbourhood radius (z-scored units) if one was used.
     n_reference : int
-        Number of reference points that entered the curve at step 0.
+        Number of reference points that entered the representative curve at step 0.
+    lambda_low, lambda_high : float
+        Interval of ``lambda_max`` per time unit: the spread of the slopes of the curves that agree, each
+        widened by the spread of the slopes over the thirds of its fit range.
+    curves : tuple of CurveFit
+        Every curve computed (``m``, ``epsilon``, slope per step, fit range, R^2, e-folds, credibility, the curve).
+    consensus : tuple of int
+        Positions in ``curves`` of the curves that agree (the representative among them).
+    warnings : list of str
+        Human-readable reasons to check the estimate (also issued as :class:`LyapunovWarning`); empty if none.
+    period : float or None
+        Oscillation period of the series in steps (first peak of its autocorrelation,
+        :func:`~fastrnn.timeseries.embedding.oscillation_period_steps`; None if not oscillatory): the smoothing
+        width of the curves where it is at least 4 steps.
     """
 
     lambda_max: float
@@ -75,11 +93,22 @@ class LyapunovEstimate:
     n_neighbors: int
     radius: float | None
     n_reference: int
+    lambda_low: float = float("nan")
+    lambda_high: float = float("nan")
+    curves: tuple = ()
+    consensus: tuple = ()
+    warnings: list = field(default_factory=list)
+    period: float | None = None
 
     @property
     def time(self) -> np.ndarray:
         """Steps converted to time units (``steps * dt``)."""
         return self.steps * self.dt
+
+    @property
+    def spread(self) -> float:
+        """Relative width of the interval, ``(lambda_high - lambda_low) / lambda_max``."""
+        return (self.lambda_high - self.lambda_low) / self.lambda_max
 
     def fitted_line(self) -> tuple:
         """``(k, S_fit)``: the steps of the fit range and the fitted line on them."""
@@ -87,38 +116,46 @@ class LyapunovEstimate:
         return k, self.intercept + self.per_step * k
 
     def plot(self, ax=None):
-        """Plot the divergence curve with the fit (see :func:`plot_divergence`)."""
+        """Plot the divergence curves with the fit and the interval (see :func:`plot_divergence`)."""
         return plot_divergence(self, ax=ax)
 
     def __repr__(self):
         return (
-            f"LyapunovEstimate(lambda_max={self.lambda_max:.6g} per time unit, per_step={self.per_step:.6g}, "
-            f"dt={self.dt:g}, fit_range={self.fit_range}, r2={self.r2:.4f}, dim={self.dim}, lag={self.lag}, "
-            f"theiler={self.theiler}, method={self.method!r})"
+            f"LyapunovEstimate(lambda_max={self.lambda_max:.6g} per time unit "
+            f"[{self.lambda_low:.4g}, {self.lambda_high:.4g}], per_step={self.per_step:.6g}, dt={self.dt:g}, "
+            f"fit_range={self.fit_range}, r2={self.r2:.4f}, dim={self.dim}, lag={self.lag}, "
+            f"theiler={self.theiler}, method={self.method!r}, curves={len(self.consensus)}/{len(self.curves)} "
+            f"agree, warnings={len(self.warnings)})"
         )
 
 
 def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=None, max_steps=None,
-                 fit_range="auto", n_neighbors=None, radius=None, tolerance=0.1, n_ref=None):
-    r"""Largest Lyapunov exponent of a measured time series (Rosenstein or Kantz method).
+                 fit_range="auto", n_neighbors=None, radius=None, tolerance=0.1, n_ref=None, agree=0.15):
+    r"""Largest Lyapunov exponent of a measured time series (Rosenstein or Kantz method), the consensus of the
+    divergence curves of several embeddings, with its interval and quality.
 
     Procedure:
 
-    1. Each column is z-scored.  The delay (:func:`estimate_delay`) and the number of delays
-       (:func:`estimate_dimension`, Cao) are estimated if not given; the series is delay-embedded
-       (:func:`delay_embed`).  A ``(T, D)`` series is embedded as one joint state (all columns delayed
-       together); with ``dim=1`` the measured state is used as it is.
-    2. For every reference vector ``y_i`` (all vectors that can be followed for ``max_steps`` steps) the
-       neighbours ``U_i`` are found with a KD-tree (exact; temporal neighbours with ``|i - j| <= theiler`` and
-       exact duplicates are excluded).  ``method="rosenstein"``: the single nearest neighbour.
-       ``method="kantz"``: the ``n_neighbors`` nearest (default 8), or all within ``radius`` if given.
-    3. The divergence curve is
-       ``S(k) = < ln( mean_{j in U_i} ||y_{i+k} - y_{j+k}|| ) >_i``, ``k = 0 .. max_steps``
-       (Euclidean norm; with one neighbour this is Rosenstein et al.'s ``<ln d_i(k)>``).
-    4. A straight line is fitted to ``S`` over the scaling region; its slope is the exponent per step.  With
-       ``fit_range="auto"`` the region is found automatically: the longest window, before the curve reaches
-       90 % of its rise, on which the slopes fitted to the window's three thirds agree with the window's slope
-       within ``tolerance`` (relative).  Check it with :meth:`LyapunovEstimate.plot`.
+    1. Each column is z-scored.  The delay (:func:`estimate_delay`) is estimated if not given.  With ``dim=None``
+       the curves are computed for several numbers of delays around the automatic one, read off Cao's
+       statistics (:func:`fastrnn.timeseries.curves.candidate_dimensions`: from one below the point where
+       ``E1`` stops changing to one above Cao's dimension); a series whose ``E2`` stays at 1 (stochastic) is
+       refused.  A ``(T, D)`` series is embedded as one joint state (all columns delayed together; ``dim=1`` is
+       the measured state).
+    2. For every reference vector ``y_i`` the neighbours ``U_i`` are found with a KD-tree (exact; temporal
+       neighbours with ``|i - j| <= theiler`` and exact duplicates are excluded).  ``method="rosenstein"``: the
+       single nearest neighbour.  ``method="kantz"``: the ``n_neighbors`` nearest (default 8), or all within
+       ``radius`` (one radius, several, or ``"auto"``: three radii from the neighbour distances).
+    3. The divergence curve is ``S(k) = < ln( mean_{j in U_i} ||y_{i+k} - y_{j+k}|| ) >_i``, ``k = 0 ..
+       max_steps`` (Euclidean norm).  Its length follows a probe curve to its first saturation.
+    4. On every curve the scaling region is the first linear rise after the noise transient and before the
+       first saturation, read on the curve smoothed over one oscillation period (the first autocorrelation peak) and fitted over whole periods
+       (:func:`fastrnn.timeseries.scaling.scaling_region`).  A curve is credible if its fit has R^2 >= 0.9 and
+       rises by at least one e-fold.
+    5. The estimate is the median slope of the largest group of credible curves that agree within ``agree``
+       (relative); its interval spans their slopes (:func:`fastrnn.timeseries.quality.consensus`).  Reasons to
+       doubt it (a short region, disagreeing curves, a curve that did not saturate, ...) are returned in
+       ``warnings`` and issued as :class:`LyapunovWarning`.
 
     Parameters
     ----------
@@ -126,125 +163,300 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
         Series sampled every ``dt`` time units.
     dt : float, optional
         Sampling interval in time units (default 1, i.e. results per step).
-    dim : int, optional
-        Number of delays; default estimated with Cao's method (:func:`estimate_dimension`).
+    dim : int or sequence of int, optional
+        Number(s) of delays; default several around the automatic one (see above).  One int: only that curve.
     lag : int, optional
         Delay in steps; default :func:`estimate_delay`.
     method : {"rosenstein", "kantz"}
     theiler : int, optional
         Theiler window in steps; default the mean period (:func:`mean_period`) of the series, rounded up.
     max_steps : int, optional
-        Length of the divergence curve in steps.  Default: starting from ``max(20, 10 * lag)`` steps, doubled
-        until the curve saturates (its last quarter adds at most 10 % of its rise; checked on 4000 evenly spaced
-        reference points) or reaches a quarter of the number of delay vectors.
+        Length of the divergence curves in steps.  Default: a margin after the first saturation of a probe
+        curve (at the automatic dimension, 4000 reference points), at most a quarter of the delay vectors.
     fit_range : "auto" or (int, int)
-        ``"auto"`` or ``(start, stop)``: fit ``S(k)`` for ``start <= k < stop`` (at least 3 steps).
+        ``"auto"`` or ``(start, stop)``: fit ``S(k)`` for ``start <= k < stop`` (at least 3 steps) on every
+        curve; an explicit range is never refused (weak fits give warnings instead).
     n_neighbors : int, optional
         Neighbours per reference point (Kantz only; default 8).
-    radius : float, optional
-        Kantz with an epsilon-ball in z-scored units instead of a fixed number of neighbours.
+    radius : float, sequence of float or "auto", optional
+        Kantz with epsilon-balls (z-scored units) instead of a fixed number of neighbours; several radii give
+        several curves per dimension; ``"auto"`` uses ``r8 * (1, 2, 4)`` (``r8``: median distance to the 8th
+        nearest neighbour).  Several radii use at most 3000 reference points per curve.
     tolerance : float, optional
-        Relative slope tolerance of the automatic scaling region (default 0.1).
+        Relative slope tolerance of the scaling region's thirds (default 0.1).
     n_ref : int, optional
-        Use at most this many reference points, evenly spaced in time (default: all), to save time on very long
-        series.
+        At most this many reference points per curve, evenly spaced in time.  Default: all for a single curve,
+        at most 20000 when several dimensions are compared.
+    agree : float, optional
+        Relative tolerance within which the slopes of different curves agree (default 0.15).
 
     Returns
     -------
     LyapunovEstimate
-        ``lambda_max`` per time unit, ``per_step``, the curve, the fit range and its quality, and the embedding.
+        ``lambda_max`` per time unit, its interval ``lambda_low .. lambda_high``, ``per_step``, every curve and
+        its fit, the representative curve's fit range and quality, the embedding, and ``warnings``.
 
     Raises
     ------
+    NoScalingRegionError
+        (a ``ValueError``) When no curve has a credible scaling region: stochastic, periodic or quasi-periodic
+        signals, a curve that does not rise, a fit with R^2 < 0.9 or under one e-fold; the message says what to
+        try.
     ValueError
-        For a series too short for the embedding, a constant series, NaN/inf, invalid arguments, or when no
-        scaling region with a positive slope exists (pass ``fit_range`` explicitly to override).
+        For a series too short for the embedding, a constant series, NaN/inf, or invalid arguments.
 
     Warns
     -----
-    RuntimeWarning
-        If Cao's method finds no dimension (``dim`` not given), or the scaling region needed a looser tolerance.
+    LyapunovWarning
+        For each entry of ``LyapunovEstimate.warnings``.
 
     Notes
     -----
-    For an exponent per time unit of a flow, pass the true ``dt``.  Measured with the defaults (embedding chosen
-    automatically, three seeds): logistic map r=4 (2*10^4 points) -0.7 % of ln 2, Hénon x (2*10^4) -2 % of 0.42,
-    Lorenz x at dt=0.01 (5*10^4) -4 % to -7 % of 0.9056.  Observation noise biases the estimate low (the
-    noise-dominated start of the curve is flatter and the scaling region shorter): with 1 % noise (std relative
-    to the signal's) -15 %, -16 % and -15 %.  ``method="kantz"`` (8 neighbours) is less sensitive to noise
-    (-9 %, -7 %, 0 to +5 % with 1 % noise; +0.4 %, +0.6 %, +2 % to +8 % without).
+    For an exponent per time unit of a flow, pass the true ``dt``.  Accuracy on the benchmark systems, with
+    and without observation noise: ``docs/lyapunov_panel.md`` (``benchmarks/lyapunov_panel.py``).
     """
     if method not in ("rosenstein", "kantz"):
         raise ValueError(f"method must be 'rosenstein' or 'kantz', got {method!r}")
     dt = check_float(dt, "dt", minimum=0.0, strict_min=True)
     tolerance = check_float(tolerance, "tolerance", minimum=0.0, strict_min=True)
+    agree = check_float(agree, "agree", minimum=0.0, strict_min=True)
     arr = as_series(x, min_length=16)
     z = zscore(arr)  # as_series refuses constant columns, so the z-score is defined
-    dim = optional_int(dim, "dim", 1)
+    dims = _check_dims(dim)
     lag = optional_int(lag, "lag", 1)
     theiler = theiler_window(theiler, z)
     max_steps = optional_int(max_steps, "max_steps", 2)
     n_ref = optional_int(n_ref, "n_ref", 2)
-    k_nb, radius = _neighbourhood(method, n_neighbors, radius)
+    k_nb, radii = _neighbourhood(method, n_neighbors, radius)
     fit_range = _check_fit_range(fit_range, max_steps)
+    explicit = fit_range != "auto"
 
     if lag is None:
         lag = estimate_delay(arr)
-    if dim is None:
-        dim = _auto_dim(z, lag, theiler)
-    Y = embed_array(z, dim, lag)
-    n_steps = _curve_length(Y, z.shape[0], dim, lag, theiler, k_nb, radius, n_ref, max_steps, fit_range)
-    y, n_used = divergence_curve(Y, n_steps, theiler, k_nb, radius, n_ref)
-    if n_used < 2:
+    period = oscillation_period_steps(z)
+    notes = []
+    if dims is None:
+        dims, m_auto, dim_notes, stochastic = candidate_dimensions(z, lag, theiler)
+        notes += [n for n in dim_notes if "never reached" in n]
+        if stochastic and not explicit:
+            raise NoScalingRegionError(
+                "the series looks stochastic: Cao's E2(d) stays within 0.1 of 1 for d <= 5 (future values are "
+                "not predictable from neighbours), so there is no positive Lyapunov exponent to read off. If the "
+                "signal is chaotic but very noisy, try a low-pass filter or a longer, cleaner recording; to "
+                "inspect the curve anyway, pass dim and fit_range=(start, stop)."
+            )
+    else:
+        m_auto = dims[(len(dims) - 1) // 2]
+    n_steps, saturated = _curve_steps(z, m_auto, lag, theiler, k_nb, radii, period, max_steps, fit_range)
+    refs = n_ref if n_ref is not None else (MULTI_REFS if len(dims) > 1 or len(radii) > 1 else None)
+    family = curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, refs)
+    family = [c for c in family if c["n_used"] >= 2]
+    if not family:
         raise ValueError(
             "fewer than 2 reference points have neighbours outside the Theiler window; use a longer series, a "
             "smaller theiler window or a larger radius"
         )
-    if fit_range == "auto":
-        start, stop = auto_fit_range(y, tolerance=tolerance)
-    else:
-        start, stop = fit_range
-        if not np.all(np.isfinite(y[start:stop])):
-            raise ValueError("the divergence curve is undefined on fit_range; choose another range")
-    k = np.arange(start, stop, dtype=float)
-    per_step, intercept, r2, stderr_per_step = fit_line(k, y[start:stop])
-    y.setflags(write=False)
+    fits = [_fit_curve(c, period, tolerance, fit_range) for c in family]
+    try:
+        index, members, low, high = consensus(fits, agree=agree)
+    except NoScalingRegionError:
+        if not explicit:
+            raise _no_region_error(fits) from None
+        index = _closest_dim(fits, m_auto)
+        members, low, high = [index], fits[index].slope_low, fits[index].slope_high
+        notes.append(f"the fit on fit_range={fit_range} is weak ({fits[index].note or 'not credible'}); the number "
+                     f"is what the range gives, not a credible exponent")
+    rep = fits[index]
+    if not explicit:
+        notes += _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance)
+    for msg in notes:
+        warnings.warn(f"max_lyapunov: {msg}", LyapunovWarning, stacklevel=2)
     steps = np.arange(n_steps + 1)
     steps.setflags(write=False)
+    per_step = rep.slope
     return LyapunovEstimate(
         lambda_max=per_step / dt,
         per_step=per_step,
         dt=dt,
-        divergence=y,
+        divergence=rep.divergence,
         steps=steps,
-        fit_range=(int(start), int(stop)),
-        intercept=intercept,
-        r2=r2,
-        stderr=stderr_per_step / dt,
-        dim=int(dim),
+        fit_range=rep.fit_range,
+        intercept=rep.intercept,
+        r2=rep.r2,
+        stderr=rep.stderr / dt,
+        dim=rep.dim,
         lag=int(lag),
         theiler=int(theiler),
         method=method,
-        n_neighbors=int(k_nb),
-        radius=radius,
-        n_reference=int(n_used),
+        n_neighbors=rep.n_neighbors,
+        radius=rep.radius,
+        n_reference=rep.n_reference,
+        lambda_low=low / dt,
+        lambda_high=high / dt,
+        curves=tuple(fits),
+        consensus=tuple(sorted(members)),
+        warnings=list(notes),
+        period=None if period is None else float(period),
     )
 
 
+def _check_dims(dim):
+    """None, or the checked list of numbers of delays (increasing, unique)."""
+    if dim is None:
+        return None
+    if isinstance(dim, (list, tuple, np.ndarray)):
+        if len(dim) == 0:
+            raise ValueError("dim is an empty sequence; give at least one number of delays or None")
+        return sorted({check_int(d, "dim", minimum=1) for d in dim})
+    return [check_int(dim, "dim", minimum=1)]
+
+
+def _curve_steps(z, m, lag, theiler, k_nb, radii, period, max_steps, fit_range):
+    """Curve length in steps and whether the probe curve saturated (True when the length is given)."""
+    Y = embed_array(z, m, lag)
+    n_vec = Y.shape[0]
+    need = min_reference(theiler, k_nb)
+
+    def too_short(n_steps):
+        return ValueError(
+            f"x has {z.shape[0]} samples, too short for the embedding (dim={m}, lag={lag}), a Theiler window of "
+            f"{theiler} steps and max_steps={n_steps}: at least {(m - 1) * lag + n_steps + need} samples are "
+            f"needed; use a longer series or smaller dim/lag/theiler/max_steps"
+        )
+
+    n_min = max(20, 10 * lag)
+    if isinstance(fit_range, tuple):
+        n_min = max(n_min, fit_range[1] - 1)
+    if max_steps is not None:
+        n_steps = max(max_steps, fit_range[1] - 1) if isinstance(fit_range, tuple) else max_steps
+        if n_vec - n_steps < need:
+            raise too_short(n_steps)
+        return n_steps, True
+    n_min = min(n_min, max(2, n_vec // 4))
+    if n_min < 2 or n_vec - n_min < need:
+        raise too_short(max(n_min, 2))
+    probe_radius = None if radii == [None] or radii == ["auto"] else float(np.median(radii))
+    n_steps, saturated = curve_length(Y, theiler, max(k_nb, 1) if probe_radius is None else 0, probe_radius,
+                                      period, n_min)
+    if isinstance(fit_range, tuple):
+        n_steps = max(n_steps, fit_range[1] - 1)
+        if n_vec - n_steps < need:
+            raise too_short(n_steps)
+    return n_steps, saturated
+
+
+def _fit_curve(c, period, tolerance, fit_range):
+    """The :class:`CurveFit` of one curve of :func:`~fastrnn.timeseries.curves.curve_family`."""
+    y = c["curve"]
+    y.setflags(write=False)
+    base = dict(dim=c["dim"], radius=c["radius"], n_neighbors=c["n_neighbors"], divergence=y,
+                n_reference=c["n_used"])
+    nan = float("nan")
+    if isinstance(fit_range, tuple):
+        start, stop = fit_range
+        if not np.all(np.isfinite(y[start:stop])):
+            raise ValueError("the divergence curve is undefined on fit_range; choose another range")
+        k = np.arange(start, stop, dtype=float)
+        slope, intercept, r2, stderr = fit_line(k, y[start:stop])
+        L = stop - start
+        thirds = [fit_line(k[i:j], y[start + i: start + j])[0] for i, j in ((0, L // 3), (L // 3, 2 * L // 3),
+                                                                         (2 * L // 3, L)) if j - i >= 2]
+        credible = slope > 0 and r2 >= MIN_R2
+        return CurveFit(slope=slope, fit_range=(int(start), int(stop)), intercept=intercept, r2=r2, stderr=stderr,
+                        rise=slope * (L - 1), slope_low=min(thirds + [slope]), slope_high=max(thirds + [slope]),
+                        credible=bool(credible), note="" if credible else f"R^2 {r2:.2f} or slope <= 0", **base)
+    if not np.all(np.isfinite(y)):
+        return CurveFit(slope=nan, fit_range=(0, 0), intercept=nan, r2=nan, stderr=nan, rise=nan, slope_low=nan,
+                        slope_high=nan, credible=False, note="undefined points (no neighbour pairs at some step)",
+                        **base)
+    region, why = scaling_region(y, period=period, tolerance=tolerance)
+    if region is None:
+        return CurveFit(slope=nan, fit_range=(0, 0), intercept=nan, r2=nan, stderr=nan, rise=nan, slope_low=nan,
+                        slope_high=nan, credible=False, note=why, **base)
+    problems = []
+    if not region.slope > 0:
+        problems.append("the fitted slope is not positive")
+    if region.r2 < MIN_R2:
+        problems.append(f"R^2 {region.r2:.2f} < {MIN_R2}")
+    if region.rise < MIN_RISE:
+        problems.append(f"the region rises by only {region.rise:.2f} e-folds")
+    note = "; ".join(problems)
+    if not problems and region.tolerance > tolerance:
+        note = f"linear only within a slope tolerance of {region.tolerance:g}"
+    return CurveFit(slope=region.slope, fit_range=(region.start, region.stop), intercept=region.intercept,
+                    r2=region.r2, stderr=region.stderr, rise=region.rise, slope_low=region.slope_low,
+                    slope_high=region.slope_high, credible=not problems, note=note, **base)
+
+
+def _closest_dim(fits, m):
+    """Position of the first curve with dimension closest to ``m`` among those with a finite slope."""
+    ok = [i for i, f in enumerate(fits) if np.isfinite(f.slope)] or list(range(len(fits)))
+    return min(ok, key=lambda i: (abs(fits[i].dim - m), i))
+
+
+def _no_region_error(fits):
+    """The :class:`NoScalingRegionError` that lists why every curve failed and what to try."""
+    why = "; ".join(f"{f.label()}: {f.note}" for f in fits)
+    return NoScalingRegionError(
+        f"no credible scaling region in the divergence curves ({why}). A careful analyst would not read an "
+        f"exponent here: the series may have no positive Lyapunov exponent (noise, a periodic or quasi-periodic "
+        f"signal), or it is too short or too noisy for the divergence to rise along a clear exponential stretch. "
+        f"Try a longer or less noisy series, method='kantz' with radius='auto', another dim or lag; inspect the "
+        f"curves with fit_range=(start, stop) and LyapunovEstimate.plot()."
+    )
+
+
+def _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance):
+    """Human-readable warnings about a consensus estimate."""
+    rep = fits[index]
+    notes = []
+    credible = [i for i, f in enumerate(fits) if f.credible]
+    if not saturated:
+        notes.append(f"the divergence curve is still rising after {n_steps} steps (a quarter of the series); "
+                     f"the scaling region may not be complete - use a longer series")
+    if rep.rise < SHORT_RISE:
+        notes.append(f"the scaling region covers only {rep.rise:.2f} e-folds (steps {rep.fit_range[0]} to "
+                     f"{rep.fit_range[1] - 1}); neighbours start too far apart to see a clear exponential stretch, "
+                     f"so the slope is likely biased low - use a longer series, a smaller dim, or check the curve "
+                     f"with LyapunovEstimate.plot()")
+    if rep.note:
+        notes.append(f"the representative curve ({rep.label()}) is {rep.note}; the scaling region is poorly "
+                     f"defined (noisy or short data)")
+    if len(fits) > 1 and len(members) < 2:
+        notes.append(f"only one of {len(fits)} curves ({rep.label()}) gives this slope; the others "
+                     f"{'disagree' if len(credible) > 1 else 'have no credible scaling region'}")
+    elif len(members) * 2 < len(credible):
+        others = ", ".join(f"{fits[i].label()}: {fits[i].slope:.4g}" for i in credible if i not in members)
+        notes.append(f"the curves disagree: {len(members)} of {len(credible)} credible curves agree (per-step "
+                     f"slopes elsewhere {others})")
+    if rep.slope > 0 and (high - low) / rep.slope > 0.5:
+        notes.append(f"the interval is wide: per-step slopes {low:.4g} .. {high:.4g} around {rep.slope:.4g}")
+    return notes
+
+
 def _neighbourhood(method, n_neighbors, radius):
-    """Checked ``(k_nb, radius)``: neighbours per reference point (0 with a radius) and the radius or None."""
+    """Checked ``(k_nb, radii)``: neighbours per reference point (0 with radii) and ``[None]``, a list of radii,
+    or ``["auto"]``."""
     if radius is not None:
         if method != "kantz":
             raise ValueError("radius is only used by method='kantz'; drop it or set method='kantz'")
-        radius = check_float(radius, "radius", minimum=0.0, strict_min=True)
         if n_neighbors is not None:
             raise ValueError("give either n_neighbors or radius, not both")
+        if isinstance(radius, str):
+            if radius != "auto":
+                raise ValueError(f"radius must be a number, a sequence of numbers or 'auto', got {radius!r}")
+            return 0, ["auto"]
+        if isinstance(radius, (list, tuple, np.ndarray)):
+            if len(radius) == 0:
+                raise ValueError("radius is an empty sequence")
+            return 0, sorted(check_float(r, "radius", minimum=0.0, strict_min=True) for r in radius)
+        return 0, [check_float(radius, "radius", minimum=0.0, strict_min=True)]
     if n_neighbors is not None:
         n_neighbors = check_int(n_neighbors, "n_neighbors", minimum=1)
         if method == "rosenstein" and n_neighbors != 1:
             raise ValueError("method='rosenstein' uses exactly one neighbour; use method='kantz' for more")
-    k_nb = 1 if method == "rosenstein" else (0 if radius is not None else (n_neighbors or 8))
-    return k_nb, radius
+    k_nb = 1 if method == "rosenstein" else (n_neighbors or 8)
+    return k_nb, [None]
 
 
 def _check_fit_range(fit_range, max_steps):
@@ -263,100 +475,3 @@ def _check_fit_range(fit_range, max_steps):
     if max_steps is not None and stop > max_steps + 1:
         raise ValueError(f"fit_range stop={stop} exceeds max_steps + 1 = {max_steps + 1}")
     return (start, stop)
-
-
-def _curve_length(Y, T, dim, lag, theiler, k_nb, radius, n_ref, max_steps, fit_range):
-    """Length of the divergence curve in steps: ``max_steps`` if given, else the first doubling (from
-    ``max(20, 10 * lag)``) at which the curve of a subset of reference points saturates, at most a quarter of the
-    delay vectors; a fixed ``fit_range`` extends it to ``fit_range[1] - 1``."""
-    n_vec = Y.shape[0]
-    min_ref = 2 * theiler + max(k_nb, 1) + 10
-
-    def too_short(n_steps):
-        return ValueError(
-            f"x has {T} samples, too short for the embedding (dim={dim}, lag={lag}), a Theiler window of {theiler} "
-            f"steps and max_steps={n_steps}: at least {(dim - 1) * lag + n_steps + min_ref} samples are needed; "
-            f"use a longer series or smaller dim/lag/theiler/max_steps"
-        )
-
-    if max_steps is not None:
-        n_steps = max_steps
-        if isinstance(fit_range, tuple):
-            n_steps = max(n_steps, fit_range[1] - 1)
-        if n_vec - n_steps < min_ref:
-            raise too_short(n_steps)
-        return n_steps
-    # Find where the curve saturates on an evenly spaced subset of reference points; the caller then computes
-    # the full curve once.
-    cap_steps = n_vec // 4
-    n_steps = max(20, 10 * lag)
-    if isinstance(fit_range, tuple):
-        n_steps = max(n_steps, fit_range[1] - 1)
-    n_steps = min(n_steps, cap_steps)
-    if n_steps < 2 or n_vec - n_steps < min_ref:
-        raise too_short(max(n_steps, 2))
-    probe = _PROBE_REFS if n_ref is None else min(n_ref, _PROBE_REFS)
-    while n_steps < cap_steps:
-        y, _ = divergence_curve(Y, n_steps, theiler, k_nb, radius, probe)
-        if np.all(np.isfinite(y)) and curve_saturated(y):
-            break
-        n_steps = min(2 * n_steps, cap_steps)
-    return n_steps
-
-
-def _auto_dim(z, lag, theiler, max_dim=10):
-    """Cao's dimension of the z-scored series for :func:`max_lyapunov` (``max_dim`` with a warning if none)."""
-    T = z.shape[0]
-    max_dim = min(max_dim, (T - 2 * theiler - 12) // lag - 1)
-    if max_dim < 1:
-        raise ValueError(
-            f"x has {T} samples, too short to estimate the embedding dimension with lag={lag} and a Theiler window "
-            f"of {theiler} steps; use a longer series or pass dim and theiler"
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        try:
-            return estimate_dimension(z, lag, max_dim=max_dim, theiler=theiler)
-        except RuntimeWarning:
-            pass
-    warnings.warn(
-        f"max_lyapunov: Cao's method found no embedding dimension up to {max_dim}; using dim={max_dim}. Pass dim "
-        f"to choose it yourself.",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-    return max_dim
-
-
-def plot_divergence(estimate, ax=None):
-    """Plot a divergence curve with its fitted line and the fit range (needs matplotlib, the ``plot`` extra).
-
-    Parameters
-    ----------
-    estimate : LyapunovEstimate
-    ax : matplotlib.axes.Axes, optional
-        Axes to draw into; a new figure is created if None.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    if not isinstance(estimate, LyapunovEstimate):
-        raise TypeError(f"estimate must be a LyapunovEstimate (from max_lyapunov), got {type(estimate).__name__}")
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_divergence needs matplotlib: pip install 'fastrnn[plot]'") from exc
-    if ax is None:
-        _, ax = plt.subplots()
-    e = estimate
-    ax.plot(e.steps, e.divergence, color="0.3", lw=1.2, label="mean log divergence")
-    k, line = e.fitted_line()
-    ax.plot(k, line, color="C3", lw=2.0,
-            label=f"fit: {e.per_step:.4g}/step = {e.lambda_max:.4g}/time unit (R² {e.r2:.3f})")
-    ax.axvspan(e.fit_range[0], e.fit_range[1] - 1, color="C3", alpha=0.08)
-    ax.set_xlabel("steps k" if e.dt == 1.0 else f"steps k (dt = {e.dt:g} time units)")
-    ax.set_ylabel("S(k) = <ln distance>")
-    ax.set_title(f"{e.method}, dim={e.dim}, lag={e.lag}, theiler={e.theiler}")
-    ax.legend(loc="lower right")
-    return ax

@@ -135,3 +135,4 @@ def neighbour_sets(Y, n, queries, theiler, k_nb, radius):
     indices = np.ascontiguousarray(pairs[:, 1])
     indptr = np.concatenate([[0], np.cumsum(counts[ref])]).astype(np.int64)
     return ref, indptr, indices
+

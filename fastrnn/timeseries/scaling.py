@@ -1,17 +1,38 @@
-r"""The scaling region of a divergence curve: the least-squares line, the automatic choice of the fit range
-(steps), and the saturation test used to choose the curve's length.
+r"""The scaling region of a divergence curve ``S(k)``, ``k = 0 .. K`` (steps): the least-squares line, the
+smoothing over one oscillation period, the first saturation, and the choice of the fit range.
 
-This is the one place that decides which part of ``S(k)`` is fitted; replace :func:`auto_fit_range` (and
-:func:`curve_saturated`) to change that rule.
+The rule (:func:`scaling_region`) is what an analyst does reading the curve:
+
+1. **Smooth over one period.**  The curve of an oscillatory signal ripples with the signal's oscillation period
+   ``P`` (neighbours separate and re-approach along the rotation); the centred moving average over ``P`` steps
+   removes the ripple and keeps the slope of a straight stretch.  Where ``P < 4`` steps (maps, white noise) the
+   curve is not smoothed.
+2. **Stop at the first saturation.**  The search ends at the first local maximum of the smoothed curve (a
+   turnover), or, before that, where it has done 95 % of its rise up to there (the plateau); nothing after it is
+   fitted.
+3. **The first linear rise.**  Candidate windows ``[a, b]`` (end points on a grid) between the curve's minimum in
+   its first half and the saturation, at least ``max(min_points, P)`` steps long, are *linear* if the smoothed
+   curve's slope is positive and the slopes of the window's three thirds lie within ``tolerance`` (relative) of
+   it: this rejects windows that reach into the noise transient (a fast jump, or a slow convex start) or into the
+   bend towards saturation.  Among the linear windows the one covering most e-folds (slope x length) wins; on a
+   concave curve that is the steep start, not the long slow approach to saturation.  If none is linear the
+   tolerance is doubled, at most twice, and the result says so.
+4. **Fit whole periods of the raw curve.**  Where the curve is smoothed, the window is shortened to a whole number
+   of periods; the line is fitted to the raw curve there, so slope, R^2 and the plotted line describe the curve
+   as it is.
+
+:func:`first_saturation` is also used to choose the curve's length.
 """
 from __future__ import annotations
 
 import math
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["fit_line", "auto_fit_range", "curve_saturated"]
+__all__ = ["fit_line", "smoothing_width", "smooth", "first_saturation", "Region", "scaling_region"]
+
+_MIN_SMOOTH = 4  # periods shorter than this (steps) are not smoothed
 
 
 def fit_line(k, y):
@@ -40,92 +61,149 @@ def fit_line(k, y):
     return slope, intercept, r2, stderr
 
 
-def auto_fit_range(y, *, tolerance=0.1, top=0.9, grid=64, min_points=6):
-    r"""Find the linear scaling region of a divergence curve ``y(k)``, ``k = 0 .. K`` (steps).
+def smoothing_width(period, n_points):
+    """Moving-average width in steps for a curve of ``n_points`` points: the oscillation period ``period`` (steps)
+    rounded, 1 (no smoothing) below 4 steps, at most a quarter of the curve."""
+    w = int(round(period)) if period is not None and period >= _MIN_SMOOTH else 1
+    return max(1, min(w, n_points // 4))
 
-    Rule:
 
-    1. Search only between ``k_lo`` = the position of the minimum of ``y`` in its first half and ``k_hi`` =
-       the first ``k > k_lo`` at which ``y`` reaches ``y_min + top (y_max - y_min)`` (the onset of saturation).
-    2. Candidate windows ``[a, b]`` have end points on a grid of at most ``grid`` points in ``[k_lo, k_hi]`` and
-       at least ``min_points`` steps.  A window is *linear* if its least-squares slope ``s`` is positive and the
-       slopes fitted separately to its three thirds all lie within ``tolerance * s`` of ``s`` (this rejects
-       windows that reach into the initial transient or into the bend towards saturation).
-    3. The longest linear window wins (ties: the higher R^2).  If no window is linear, the tolerance is doubled
-       (at most twice) and a :class:`RuntimeWarning` says so; if still none is, ValueError.
+def smooth(y, width):
+    """Centred moving average of ``y`` over ``width`` steps (windows shrink at the ends; ``width <= 1``: a copy)."""
+    y = np.asarray(y, dtype=float)
+    if width <= 1:
+        return y.copy()
+    h = width // 2
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    idx = np.arange(y.size)
+    lo = np.maximum(idx - h, 0)
+    hi = np.minimum(idx + (width - h), y.size)
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def first_saturation(ys, k_lo=0, *, plateau=0.95, look=3):
+    """First saturation of a (smoothed) curve after step ``k_lo``: the first turnover (a step whose value the curve
+    does not exceed within the next ``look`` steps), or before it the first step at which the curve has done
+    ``plateau`` of its rise from ``ys[k_lo]`` to that turnover.
+
+    Returns
+    -------
+    k_end : int
+        The step (the last step if the curve rises to its end).
+    turned : bool
+        Whether a turnover was found before the last step.
+    """
+    K = ys.size - 1
+    look = max(1, int(look))
+    seg = ys[k_lo:]
+    pad = np.concatenate([seg[1:], np.full(look, -np.inf)])
+    ahead = np.lib.stride_tricks.sliding_window_view(pad, look)[: seg.size].max(axis=1)
+    down = np.nonzero(seg >= ahead)[0]
+    down = down[k_lo + down < K]
+    k_max = k_lo + int(down[0]) if down.size else K
+    rise = ys[k_max] - ys[k_lo]
+    if not rise > 0:
+        return k_max, bool(down.size)
+    above = np.nonzero(ys[k_lo: k_max + 1] >= ys[k_lo] + plateau * rise)[0]
+    return k_lo + int(above[0]), bool(down.size)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A scaling region: fit ``y[start:stop]`` (steps ``start .. stop - 1``) with the line
+    ``intercept + slope * k`` (slope per step); ``r2`` and ``stderr`` against the raw curve; ``slope_low`` and
+    ``slope_high`` the extreme slopes of the smoothed curve's thirds; ``tolerance`` the slope tolerance that was
+    needed; ``width`` the smoothing width; ``saturated`` whether the curve turned over or flattened inside it."""
+
+    start: int
+    stop: int
+    slope: float
+    intercept: float
+    r2: float
+    stderr: float
+    slope_low: float
+    slope_high: float
+    tolerance: float
+    width: int
+    saturated: bool
+
+    @property
+    def rise(self):
+        """e-folds covered: ``slope * (stop - 1 - start)``."""
+        return self.slope * (self.stop - 1 - self.start)
+
+
+def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48):
+    """The scaling region of a divergence curve by the rule of the module docstring.
 
     Parameters
     ----------
     y : numpy.ndarray, shape (K + 1,)
-        The divergence curve.
+        The divergence curve (finite).
+    period : float, optional
+        Mean period of the signal in steps (smoothing width); None: no smoothing.
     tolerance : float, optional
-        Relative slope tolerance.
-    top : float, optional
-        Fraction of the curve's rise taken as the onset of saturation.
-    grid : int, optional
-        Most candidate end points.
+        Relative slope tolerance of the thirds (default 0.1).
     min_points : int, optional
         Fewest steps in a window.
+    grid : int, optional
+        Most candidate end points.
 
     Returns
     -------
-    start, stop : int
-        Fit ``y[start:stop]`` (steps ``start .. stop - 1``).
-
-    Raises
-    ------
-    ValueError
-        If the curve has undefined points, does not grow, saturates too early, or has no linear window.
+    Region or None
+        None where the curve does not rise or no window is linear even at four times the tolerance; the second
+        output says why.
+    str
+        "" or the reason.
     """
-    k_last = y.size - 1  # the curve's last step
-    if not np.all(np.isfinite(y)):
-        raise ValueError(
-            "the divergence curve has undefined points (no neighbour pairs at some step); use a longer series or "
-            "smaller max_steps"
-        )
-    k_lo = int(np.argmin(y[: k_last // 2 + 1]))
-    y_min = y[k_lo]
-    y_max = float(np.max(y[k_lo:]))
-    if not y_max > y_min:
-        raise ValueError(
-            "the divergence curve does not grow: no positive exponent can be fitted (the series may not be "
-            "chaotic); pass fit_range=(start, stop) to fit a range of your choice"
-        )
-    above = np.nonzero(y[k_lo:] >= y_min + top * (y_max - y_min))[0]
-    k_hi = k_lo + int(above[0])
-    if k_hi - k_lo + 1 < min_points:
-        raise ValueError(
-            f"the divergence curve saturates within {k_hi - k_lo} steps, too few for a fit: the series is too "
-            f"short or too noisy, or the sampling too coarse (use a longer series, or pass fit_range)"
-        )
-    cand = np.unique(np.round(np.linspace(k_lo, k_hi, min(grid, k_hi - k_lo + 1))).astype(np.int64))
-    fit = _window_fitter(y)
+    K = y.size - 1
+    w = smoothing_width(period, y.size)
+    for _ in range(2):
+        ys = smooth(y, w)
+        h = w // 2 if w > 1 else 0  # where the smoothing window is complete: steps h .. K - (w - h)
+        k_lo = h + int(np.argmin(ys[h: max(h + 1, K // 2 + 1)]))
+        k_end, turned = first_saturation(ys, k_lo, look=max(w, 3))
+        k_end = min(k_end, K - (w - h) if w > 1 else K)
+        if w == 1 or k_end - k_lo >= 3 * w:
+            break
+        w = max(1, (k_end - k_lo) // 3)  # the rise is short: smooth over a third of it, not a whole period
+        w = w if w >= _MIN_SMOOTH else 1
+    if not ys[k_end] > ys[k_lo]:
+        return None, "the divergence curve does not grow"
+    L_min = max(min_points, w)
+    if k_end - k_lo + 1 < L_min:
+        return None, f"the divergence curve saturates within {k_end - k_lo} steps, too few for a fit"
+    cand = np.unique(np.round(np.linspace(k_lo, k_end, min(grid, k_end - k_lo + 1))).astype(np.int64))
+    fit = _window_fitter(ys)
+    best, tol = None, tolerance
     for attempt in range(3):
         tol = tolerance * 2 ** attempt
-        best = _longest_linear_window(cand, fit, tol, min_points)
+        best = _steepest_linear_window(cand, fit, tol, L_min)
         if best is not None:
             break
     if best is None:
-        raise ValueError(
-            "no linear scaling region found in the divergence curve (no window whose slope is positive and "
-            f"consistent within {tol:.0%} over its thirds); the series may not be chaotic, or too short or noisy - "
-            "inspect the curve (LyapunovEstimate.plot with fit_range given) and pass fit_range=(start, stop)"
-        )
-    if attempt:
-        warnings.warn(
-            f"max_lyapunov: the divergence curve has no window whose slopes agree within tolerance={tolerance:g}; "
-            f"the fit range {best[2], best[3] + 1} was found with a tolerance of {tol:g}. The scaling region is "
-            f"poorly defined (noisy or short data): check the curve with LyapunovEstimate.plot().",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return best[2], best[3] + 1
+        return None, (f"no linear stretch: no window of the curve whose slope is positive and consistent within "
+                      f"{tol:.0%} over its thirds")
+    _, a, b = best
+    if w > 1:
+        b = a + max(1, (b - a + 1) // w) * w - 1  # a whole number of periods
+        b = min(b, K)
+    k = np.arange(a, b + 1, dtype=float)
+    slope, intercept, r2, stderr = fit_line(k, y[a: b + 1])
+    L = b - a + 1
+    thirds = [fit(lo, hi)[0] for lo, hi in ((a, a + L // 3 - 1), (a + L // 3, a + 2 * L // 3 - 1),
+                                               (a + 2 * L // 3, b)) if hi - lo >= 1]
+    lo_s = min(thirds + [slope])
+    hi_s = max(thirds + [slope])
+    return Region(int(a), int(b + 1), slope, intercept, r2, stderr, lo_s, hi_s, tol, w,
+                  bool(turned or k_end < K)), ""
 
 
 def _window_fitter(y):
     """``fit(a, b) -> (slope, r2)`` of ``y`` over the steps ``a .. b`` (inclusive), O(1) from prefix sums."""
     kk = np.arange(y.size, dtype=float)
-    c1 = np.concatenate([[0.0], np.cumsum(np.ones_like(kk))])
+    c1 = np.arange(y.size + 1, dtype=float)
     ck = np.concatenate([[0.0], np.cumsum(kk)])
     ckk = np.concatenate([[0.0], np.cumsum(kk * kk)])
     cy = np.concatenate([[0.0], np.cumsum(y)])
@@ -139,44 +217,38 @@ def _window_fitter(y):
         sxx = (ckk[b + 1] - ckk[a]) - sk * sk / n
         sxy = (cky[b + 1] - cky[a]) - sk * sy / n
         syy = (cyy[b + 1] - cyy[a]) - sy * sy / n
-        slope = sxy / sxx
-        r2 = (sxy * sxy) / (sxx * syy) if syy > 0 else 1.0
+        slope = sxy / sxx if sxx > 0 else 0.0
+        r2 = (sxy * sxy) / (sxx * syy) if syy > 0 and sxx > 0 else 1.0
         return slope, r2
 
     return fit
 
 
-def _longest_linear_window(cand, fit, tolerance, min_points):
-    """Longest window [a, b] (end points in ``cand``) whose slope is positive and whose thirds' slopes lie within
-    ``tolerance`` (relative) of it; returns (length, r2, a, b) or None."""
+def _steepest_linear_window(cand, fit, tolerance, min_points):
+    """The window [a, b] (end points in ``cand``, at least ``min_points`` steps) whose slope is positive, whose
+    thirds' slopes lie within ``tolerance`` (relative) of it, and that covers most e-folds (slope x length);
+    returns (rise, a, b) or None."""
     best = None
     for ia in range(cand.size):
         a = int(cand[ia])
         for ib in range(cand.size - 1, ia, -1):
             b = int(cand[ib])
             L = b - a + 1
-            if L < min_points or (best is not None and L < best[0]):
-                break  # windows only get shorter from here on
-            s, r2 = fit(a, b)
-            if not s > 0:
+            if L < min_points:
+                break
+            s, _ = fit(a, b)
+            if not s > 0 or (best is not None and s * (L - 1) <= best[0]):
                 continue
             e1 = a + L // 3
             e2 = a + (2 * L) // 3
             ok = True
             for lo, hi in ((a, e1 - 1), (e1, e2 - 1), (e2, b)):
+                if hi - lo < 1:
+                    continue
                 si, _ = fit(lo, hi)
                 if abs(si - s) > tolerance * s:
                     ok = False
                     break
-            if ok and (best is None or L > best[0] or (L == best[0] and r2 > best[1])):
-                best = (L, r2, a, b)
+            if ok:
+                best = (s * (L - 1), a, b)
     return best
-
-
-def curve_saturated(y):
-    """True if the last quarter of the curve ``y`` adds at most 10 % of its total rise."""
-    k_last = y.size - 1
-    rise = float(np.max(y) - np.min(y))
-    if not rise > 0:
-        return True
-    return float(y[-1] - y[(3 * k_last) // 4]) <= 0.1 * rise

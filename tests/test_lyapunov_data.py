@@ -1,0 +1,174 @@
+"""lambda_max and tau from data (issue 13): no silent number without a positive exponent, EEG look-alikes
+(oscillatory chaos, delay-embedded into ~10 columns, a little noise), the result's interval and quality fields,
+and the divergence figure.  Fast: every series is short and seeded."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from fastrnn import systems
+from fastrnn import timeseries as ts
+
+LN2 = math.log(2.0)
+
+
+def _tau_or_error(x, dt):
+    """(suggestion or None, the error or None, the LyapunovWarning messages issued)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            s = ts.suggest_tau(x, dt=dt)
+            err = None
+        except ValueError as exc:
+            s, err = None, exc
+    msgs = [str(w.message) for w in caught if issubclass(w.category, ts.LyapunovWarning)]
+    return s, err, msgs
+
+
+def _no_exponent_series():
+    rng = np.random.default_rng(0)
+    white = rng.standard_normal(10000)
+    ar1 = np.zeros(10000)
+    for i in range(1, ar1.size):
+        ar1[i] = 0.9 * ar1[i - 1] + white[i]
+    t = 0.1 * np.arange(10000)
+    return {"white": white, "ar1": ar1, "sine": np.sin(t), "quasi": np.sin(t) + np.sin(math.sqrt(2.0) * t)}
+
+
+@pytest.mark.parametrize("name", ["white", "ar1", "sine", "quasi"])
+def test_no_positive_exponent_never_gives_a_silent_tau(name):
+    x = _no_exponent_series()[name]
+    s, err, msgs = _tau_or_error(x, 0.1)
+    assert err is not None or (msgs and s.estimate.warnings)
+    if err is not None:
+        assert isinstance(err, ts.NoScalingRegionError)
+        assert "try" in str(err).lower()  # it says what to try
+
+
+def test_error_and_warning_classes():
+    assert issubclass(ts.NoScalingRegionError, ValueError)
+    assert issubclass(ts.LyapunovWarning, UserWarning)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# EEG look-alikes: Rössler x (oscillatory chaos), 1e4 samples, 1-2 % noise, 10 delay columns of lag 3 steps
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def rossler_reference():
+    return float(systems.lyapunov_spectrum("rossler", 200000, rng=0)[0])  # about 0.0707 per time unit
+
+
+def _eeg_lookalike(noise, seed):
+    x = systems.rossler(10000 + 27, dt=0.05, rng=seed, noise=noise)[:, 0]
+    return np.stack([x[3 * i: x.size - 27 + 3 * i] for i in range(10)], axis=1)  # (10000, 10)
+
+
+CASES = [(0.01, 3, "column"), (0.01, 3, "joint"), (0.02, 4, "column"), (0.02, 4, "joint")]
+
+
+@pytest.mark.parametrize("noise, seed, kind", CASES)
+def test_eeg_lookalike_is_never_silently_wrong(noise, seed, kind, rossler_reference):
+    X = _eeg_lookalike(noise, seed)
+    s, err, msgs = _tau_or_error(X[:, 0] if kind == "column" else X, 0.05)
+    tau_true = LN2 / rossler_reference / 0.05  # about 196 steps
+    if err is None:
+        ok = abs(s.tau / tau_true - 1) <= 0.25 and s.tau_low <= tau_true <= s.tau_high
+        assert ok or s.estimate.warnings  # a tau outside 25 % always comes with a warning
+        assert msgs == [f"max_lyapunov: {m}" for m in s.estimate.warnings]
+    else:
+        assert isinstance(err, ts.NoScalingRegionError)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 target not reached: Rössler x at 1e4 samples with noise reads "
+                   "30-50 % low (short, concave scaling region); see docs/lyapunov_panel.md")
+@pytest.mark.parametrize("noise, seed, kind", CASES)
+def test_eeg_lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference):
+    X = _eeg_lookalike(noise, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ts.LyapunovWarning)
+        s = ts.suggest_tau(X[:, 0] if kind == "column" else X, dt=0.05)
+    tau_true = LN2 / rossler_reference / 0.05
+    assert s.tau == pytest.approx(tau_true, rel=0.25)
+    assert s.tau_low <= tau_true <= s.tau_high
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the result: interval, per-curve fits, warnings; tau's interval
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lorenz_suggestion():
+    x = systems.lorenz(20000, dt=0.01, rng=2)[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ts.LyapunovWarning)
+        return ts.suggest_tau(x, dt=0.01)
+
+
+def test_lorenz_estimate_interval_and_curves(lorenz_suggestion):
+    s = lorenz_suggestion
+    e = s.estimate
+    assert e.lambda_max == pytest.approx(0.9056, rel=0.10)
+    assert e.lambda_low <= e.lambda_max <= e.lambda_high
+    assert e.lambda_low <= 0.9056 <= e.lambda_high
+    assert len(e.curves) >= 3 and len(e.consensus) >= 2
+    dims = [c.dim for c in e.curves]
+    assert dims == sorted(dims) and e.dim in dims
+    rep = [c for c in e.curves if c.divergence is e.divergence]
+    assert len(rep) == 1 and rep[0].slope == e.per_step and rep[0].fit_range == e.fit_range
+    for i in e.consensus:
+        c = e.curves[i]
+        assert c.credible and c.r2 >= 0.9 and c.rise >= 1.0
+        assert e.lambda_low * e.dt <= c.slope <= e.lambda_high * e.dt
+    assert isinstance(e.warnings, list)
+    # the fit range lies after the transient and before the first saturation of the curve
+    start, stop = e.fit_range
+    y = e.divergence
+    assert start > 0 and y[stop - 1] < y.max() and stop - start >= 100
+
+
+def test_tau_interval_is_the_mirror_of_the_lambda_interval(lorenz_suggestion):
+    s = lorenz_suggestion
+    e = s.estimate
+    assert s.tau_low <= s.tau <= s.tau_high
+    assert s.tau_pred_low == pytest.approx(LN2 / e.lambda_high)  # a high lambda gives a low tau
+    assert s.tau_pred_high == pytest.approx(LN2 / e.lambda_low)
+    assert s.tau_pred_low <= s.tau_pred <= s.tau_pred_high
+    assert s.tau_low == math.floor(s.tau_pred_low / 0.01) and s.tau_high == math.ceil(s.tau_pred_high / 0.01)
+    assert 65 <= s.tau <= 90  # ln 2 / 0.9056 / 0.01 = 77 steps
+
+
+def test_short_scaling_region_warns():
+    # a very short logistic series: few neighbours, the curve saturates after a handful of steps
+    x = systems.logistic(400, rng=3)[:, 0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            e = ts.max_lyapunov(x, dim=[1, 2, 3])
+        except ts.NoScalingRegionError:
+            return
+    assert e.lambda_low <= e.lambda_max <= e.lambda_high
+    assert len(caught) == len(e.warnings)
+
+
+def test_explicit_dimensions_and_kantz_radii():
+    x = systems.henon(5000, rng=4)[:, 0]
+    e = ts.max_lyapunov(x, dim=[2, 3], lag=1, method="kantz", radius="auto")
+    assert len(e.curves) == 6 and {c.dim for c in e.curves} == {2, 3}
+    assert all(c.radius is not None and c.n_neighbors == 0 for c in e.curves)
+    assert e.lambda_max == pytest.approx(0.4192, rel=0.1)
+    with pytest.raises(ValueError, match="radius"):
+        ts.max_lyapunov(x, radius="big", method="kantz")
+
+
+def test_divergence_figure_shows_every_curve(lorenz_suggestion):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from fastrnn import plotting
+
+    e = lorenz_suggestion.estimate
+    fig = plotting.divergence_figure(e)
+    ax = fig.axes[0]
+    ydata = [ln.get_ydata() for ln in ax.lines]
+    for c in e.curves:
+        assert any(len(y) == len(c.divergence) and np.array_equal(y, c.divergence) for y in ydata)
+    assert any("interval" in t.get_text() for t in ax.get_legend().get_texts())
