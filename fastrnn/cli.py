@@ -74,9 +74,12 @@ def _cmd_train(args):
     if args.tau == "auto":
         from .timeseries import suggest_tau
         _say(args.quiet, f"estimating lambda_max of {label} (first column) to set tau ...")
-        sug = suggest_tau(x[:, 0], dt=dt)
+        sug = _estimate_caught(suggest_tau, x[:, 0], dt=dt)
         option = {"kind": "tau", "tau": sug.tau}
-        _say(args.quiet, f"lambda_max = {sug.lambda_max:.4g} per time unit -> tau = {sug.tau} steps")
+        _warn("train", sug.estimate.warnings)
+        _say(args.quiet, f"lambda_max = {sug.lambda_max:.4g} [{sug.estimate.lambda_low:.4g}, "
+                         f"{sug.estimate.lambda_high:.4g}] per time unit -> tau = {sug.tau} steps "
+                         f"[{sug.tau_low}, {sug.tau_high}]")
     else:
         option = args.tau
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -143,24 +146,82 @@ def _cmd_lyapunov(args):
         unit = "per iteration" if name in MAPS else "per time unit"
         res = {"system": name, "units": unit, "exponents": lam.tolist()}
     else:
-        from .datafiles import read_array
-        from .timeseries import max_lyapunov, predictability_time
-
-        x = read_array(src, "data")
-        dt = args.dt or 1.0
-        _say(args.quiet, f"lambda_max of {src} ({x.shape[0]} samples, {x.shape[1]} column(s), dt = {dt}) ...")
-        est = max_lyapunov(x if args.joint else x[:, 0], dt=dt)
-        res = {"data": src, "dt": dt, "lambda_max": est.lambda_max, "per_step": est.per_step,
-               "fit_range": list(est.fit_range), "r2": est.r2, "dim": est.dim, "lag": est.lag}
-        if est.lambda_max > 0:
-            res["tau_pred"] = predictability_time(est.lambda_max)
-            res["tau_steps"] = max(1, int(round(res["tau_pred"] / dt)))
-        if args.plot:
-            from . import plotting
-            plotting.save(plotting.divergence_figure(est), args.plot)
-            res["plot"] = args.plot
+        res = _lyapunov_of_data(args)
     _emit(res, args.json, args.quiet)
     return 0
+
+
+def _warn(command, messages):
+    """Print the warnings of an estimate, one line each, on stderr (also with --quiet: they qualify a result)."""
+    for m in messages:
+        print(f"fastrnn {command}: warning: {m}", file=sys.stderr, flush=True)
+
+
+def _estimate_caught(fn, *args, **kwargs):
+    """Call an estimator with its LyapunovWarnings caught (they are printed as one-line warnings instead)."""
+    import warnings
+
+    from .timeseries import LyapunovWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LyapunovWarning)
+        return fn(*args, **kwargs)
+
+
+def _preprocess_steps(args):
+    """The preprocessing steps named on the command line, in the order detrend -> cycle -> denoise."""
+    steps = []
+    if args.detrend:
+        step = {"op": "detrend", "method": args.detrend}
+        if args.detrend == "polynomial":
+            step["order"] = args.detrend_order
+        if args.detrend == "moving_average":
+            if args.detrend_window is None:
+                raise CommandError("--detrend moving_average needs --detrend-window W (samples)")
+            step["window"] = args.detrend_window
+        steps.append(step)
+    if args.cycle is not None:
+        steps.append({"op": "remove_cycle", "period": args.cycle})
+    if args.denoise:
+        step = {"op": "denoise", "method": args.denoise}
+        for name in ("dim", "lag", "radius", "q", "n_iter"):
+            v = getattr(args, "denoise_" + name)
+            if v is not None:
+                step[name] = v
+        steps.append(step)
+    return steps
+
+
+def _lyapunov_of_data(args):
+    """``fastrnn lyapunov FILE``: lambda_max with its interval and warnings, tau and its interval."""
+    from .datafiles import read_array
+    from .preprocessing import preprocess
+    from .timeseries import suggest_tau
+
+    x = read_array(args.source, "data")
+    dt = args.dt or 1.0
+    steps = _preprocess_steps(args)
+    if steps:
+        _say(args.quiet, "preprocessing: " + " -> ".join(s["op"] for s in steps))
+        x = preprocess(x, steps)
+    _say(args.quiet, f"lambda_max of {args.source} ({x.shape[0]} samples, {x.shape[1]} column(s), dt = {dt}) ...")
+    sug = _estimate_caught(suggest_tau, x if args.joint else x[:, 0], dt=dt, method=args.method)
+    est = sug.estimate
+    _warn("lyapunov", est.warnings)
+    _say(args.quiet, f"lambda_max = {est.lambda_max:.4g} [{est.lambda_low:.4g}, {est.lambda_high:.4g}] per time unit; "
+                     f"tau = {sug.tau} steps [{sug.tau_low}, {sug.tau_high}], tau_pred = {sug.tau_pred:.4g} "
+                     f"[{sug.tau_pred_low:.4g}, {sug.tau_pred_high:.4g}] time units")
+    res = {"data": args.source, "dt": dt, "method": args.method, "preprocessing": steps,
+           "lambda_max": est.lambda_max, "lambda_low": est.lambda_low, "lambda_high": est.lambda_high,
+           "per_step": est.per_step, "fit_range": list(est.fit_range), "r2": est.r2, "dim": est.dim, "lag": est.lag,
+           "tau_pred": sug.tau_pred, "tau_pred_low": sug.tau_pred_low, "tau_pred_high": sug.tau_pred_high,
+           "tau_steps": sug.tau, "tau_steps_low": sug.tau_low, "tau_steps_high": sug.tau_high,
+           "warnings": list(est.warnings)}
+    if args.plot:
+        from . import plotting
+        plotting.save(plotting.divergence_figure(est), args.plot)
+        res["plot"] = args.plot
+    return res
 
 
 def _settings_from(args):
@@ -318,6 +379,26 @@ def build_parser():
     p.add_argument("--n-steps", type=int, default=20000, help="steps averaged (default %(default)s)")
     p.add_argument("--transient", type=int, default=1000, help="steps discarded first (default %(default)s)")
     p.add_argument("--joint", action="store_true", help="data: embed all columns jointly (default: first column)")
+    p.add_argument("--method", choices=("rosenstein", "kantz"), default="rosenstein",
+                   help="data: divergence curves of Rosenstein et al. (default) or Kantz (less biased by noise)")
+    g = p.add_argument_group("preprocessing of data, applied in this order before lambda_max (fastrnn.preprocessing)")
+    g.add_argument("--detrend", choices=("linear", "polynomial", "moving_average"), default=None,
+                   help="remove a trend: a straight line, a polynomial (--detrend-order) or a centred moving average "
+                   "(--detrend-window)")
+    g.add_argument("--detrend-order", type=int, default=2, metavar="K", help="polynomial degree (default 2)")
+    g.add_argument("--detrend-window", type=int, default=None, metavar="W", help="moving-average window (samples)")
+    g.add_argument("--cycle", type=float, default=None, metavar="P",
+                   help="remove the mean cycle of period P samples (e.g. 365.25 for a yearly cycle in daily data)")
+    g.add_argument("--denoise", choices=("schreiber", "projective"), default=None,
+                   help="nonlinear noise reduction: Schreiber's locally constant or the locally projective method")
+    g.add_argument("--denoise-dim", type=int, default=None, metavar="M", help="embedding dimension (default 7)")
+    g.add_argument("--denoise-lag", type=int, default=None, metavar="L", help="embedding lag in samples (default 1)")
+    g.add_argument("--denoise-radius", type=float, default=None, metavar="R",
+                   help="neighbourhood radius in the data's units (default: from the estimated noise level)")
+    g.add_argument("--denoise-q", type=int, default=None, metavar="Q", help="projective: manifold dimension "
+                   "(default 2)")
+    g.add_argument("--denoise-iter", dest="denoise_n_iter", type=int, default=None, metavar="N",
+                   help="iterations (default 3 schreiber, 4 projective)")
     p.add_argument("--plot", default=None, help="data: write the divergence curve with its fit to this image")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the result to this file")

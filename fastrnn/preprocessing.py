@@ -18,7 +18,7 @@ import numpy as np
 
 from .validation import as_float_array, check_bool, check_float, check_int
 
-__all__ = ["zscore", "detrend", "remove_cycle", "noise_level", "noise_reduction_simple",
+__all__ = ["zscore", "preprocess", "detrend", "remove_cycle", "noise_level", "noise_reduction_simple",
            "noise_reduction_projective", "denoise"]
 
 RADIUS_FACTOR = 4.0  # default radius = RADIUS_FACTOR * noise_level(...) of the current series, at every iteration
@@ -534,3 +534,36 @@ def denoise(x, method="schreiber", *, dim=7, lag=1, radius=None, q=None, n_iter=
                                           n_iter=4 if n_iter is None else n_iter, max_neighbors=max_neighbors,
                                           workers=workers)
     raise ValueError(f"method must be 'schreiber' or 'projective', got {method!r}")
+
+
+#: the operations of :func:`preprocess`, by name
+PREPROCESS_STEPS = ("detrend", "remove_cycle", "denoise")
+
+
+def preprocess(x, steps):
+    """Apply a recorded sequence of preprocessing steps, in order.
+
+    Parameters
+    ----------
+    x : array_like, shape (T,) or (T, N)
+    steps : list of dict
+        Each ``{"op": name, **keywords}`` with ``name`` one of :data:`PREPROCESS_STEPS` and the keywords of that
+        function, e.g. ``[{"op": "detrend", "method": "linear"}, {"op": "remove_cycle", "period": 365.25},
+        {"op": "denoise", "method": "projective"}]``. JSON-able, so that the same preprocessing can be recorded with a
+        result or a model and applied again to new data.
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+    """
+    if not isinstance(steps, (list, tuple)):
+        raise TypeError(f"steps must be a list of {{'op': name, ...}} dicts, got {type(steps).__name__}")
+    functions = {"detrend": detrend, "remove_cycle": remove_cycle, "denoise": denoise}
+    y = np.asarray(x, dtype=np.float64)
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict) or step.get("op") not in functions:
+            raise ValueError(f"steps[{i}] = {step!r} is not a preprocessing step; use {{'op': name, ...}} with name "
+                             f"one of {', '.join(PREPROCESS_STEPS)}")
+        kwargs = {k: v for k, v in step.items() if k != "op"}
+        y = functions[step["op"]](y, **kwargs)
+    return y

@@ -221,3 +221,31 @@ def test_demo_pipeline_with_a_tiny_budget(tmp_path, capsys):
     code, _, _ = run(argv, capsys)
     assert code == 0
     assert json.loads((out / "report.json").read_text())["rows"] == rep["rows"]
+
+
+def test_lyapunov_of_data_reports_interval_warnings_and_preprocessing(tmp_path, capsys):
+    # Lorenz x with a linear trend and 5 % noise: detrended and denoised before lambda_max; interval in the JSON
+    x = systems.lorenz(20000, rng=1)[:, 0]
+    t = np.arange(x.size)
+    noisy = x + 0.05 * x.std() * np.random.default_rng(0).standard_normal(x.size) + 2e-4 * t
+    path = tmp_path / "trend.csv"
+    np.savetxt(path, noisy)
+    code, out, err = run(["lyapunov", str(path), "--dt", "0.01", "--quiet", "--detrend", "linear",
+                          "--denoise", "projective"], capsys)
+    res = json.loads(out)
+    assert code == 0
+    assert [s["op"] for s in res["preprocessing"]] == ["detrend", "denoise"]
+    assert res["lambda_low"] <= res["lambda_max"] <= res["lambda_high"]
+    assert res["tau_steps_low"] <= res["tau_steps"] <= res["tau_steps_high"]
+    assert res["tau_pred_low"] <= res["tau_pred"] <= res["tau_pred_high"]
+    assert res["lambda_max"] == pytest.approx(0.9056, rel=0.3)
+    # every warning of the estimate is printed as one line on stderr, also with --quiet
+    assert [line for line in err if "warning:" in line] == [f"fastrnn lyapunov: warning: {m}" for m in res["warnings"]]
+    # white noise has no positive exponent: one clear line that says what to try, exit 1, no number
+    np.savetxt(tmp_path / "noise.csv", np.random.default_rng(1).standard_normal(8000))
+    code, out, err = run(["lyapunov", str(tmp_path / "noise.csv"), "--quiet"], capsys)
+    assert code == 1 and out == "" and len(err) == 1
+    assert err[0].startswith("fastrnn lyapunov: error: ") and "try" in err[0]
+    # a bad option combination is one line too
+    code, _, err = run(["lyapunov", str(path), "--detrend", "moving_average", "--quiet"], capsys)
+    assert code == 1 and "--detrend-window" in err[0]
