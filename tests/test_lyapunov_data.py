@@ -172,3 +172,28 @@ def test_divergence_figure_shows_every_curve(lorenz_suggestion):
     for c in e.curves:
         assert any(len(y) == len(c.divergence) and np.array_equal(y, c.divergence) for y in ydata)
     assert any("interval" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_a_chaotic_map_with_slow_lobe_switching_is_not_refused_as_noise():
+    # The Holmes-Duffing map switches lobes slowly: its automatic delay is ~10^2 steps, where Cao's E2 is flat as for
+    # noise. The stochasticity test must also read E2 at delay 1 and not refuse it (the old estimator read -97 %).
+    x = systems.duffing_map(20000, rng=0)[:, 0]
+    ref = systems.lyapunov_spectrum("duffing_map", 200000, rng=12345)[0]
+    s, err, _ = _tau_or_error(x, 1.0)
+    assert err is None
+    assert s.lambda_max == pytest.approx(ref, rel=0.15)
+
+
+def test_a_weak_estimate_always_comes_with_a_warning_and_a_wide_interval():
+    # one coordinate of Lorenz-96 (5 variables): no curve is credible by the strict rules, so the estimate is the
+    # weak reading of the best curve, with a warning that says so and an interval over all candidate curves
+    x = systems.lorenz96(20000, rng=0)[:, 0]
+    ref = systems.lyapunov_spectrum("lorenz96", 100000, rng=12345)[0]
+    s, err, msgs = _tau_or_error(x, systems.SYSTEMS["lorenz96"].dt)
+    if err is not None:                                   # a refusal is acceptable; a silent number is not
+        assert isinstance(err, ts.NoScalingRegionError)
+        return
+    e = s.estimate
+    assert e.warnings and msgs == [f"max_lyapunov: {m}" for m in e.warnings]
+    assert e.lambda_low <= e.lambda_max <= e.lambda_high
+    assert e.lambda_low <= ref <= e.lambda_high

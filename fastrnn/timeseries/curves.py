@@ -5,9 +5,11 @@ Dimensions (:func:`candidate_dimensions`).  Cao's ``E1(d)`` is computed up to ``
 ``m_cao`` is the first ``d`` with ``E1(d) >= 0.9``; under observation noise ``E1`` approaches 1 slowly and this
 overshoots (7 for 3-D flows), so the *knee* ``m_knee`` is also read: the first ``d`` at which ``E1`` has done 90 %
 of its rise from ``E1(1)`` to its largest value (where it "stops changing").  The curves are computed for
-``d = min(m_knee, m_cao) - 1 .. m_cao + 1`` (at least 1, at most ``max_dim``, at most six of them, the largest
-dropped first).  Cao's ``E2(d)`` stays within 0.1 of 1 for every ``d <= 5`` only for stochastic data; then a
-scalar series is refused (the test is not applied to multivariate series).
+``d = min(m_knee, m_cao) - 1 .. min(m_cao + 1, m_knee + 2)`` (at least 1, at most ``max_dim``, at most six of them, the largest
+dropped first).  Cao's ``E2(d)`` stays near 1 for every ``d <= 5`` for stochastic data (:func:`e2_flatness`, the
+largest ``|E2(d) - 1|``; the test is not applied to multivariate series).  It is also near 1 for a deterministic
+series embedded with a delay longer than its predictability horizon (a map whose slow lobe switching gives a long
+autocorrelation, a low-passed map), so :func:`max_lyapunov` reads it at the estimated delay *and* at delay 1.
 
 Radii (:func:`auto_radii`).  For Kantz's method with ``radius="auto"``: ``r8``, ``2 r8`` and ``4 r8``, with ``r8`` the
 median distance of the reference points to their 8th nearest neighbour in that embedding.  With several radii each
@@ -27,7 +29,7 @@ from .divergence import divergence_curve, divergence_from_sets
 from .neighbours import nearest_valid, neighbour_sets, reference_points
 from .scaling import first_saturation, smooth, smoothing_width
 
-__all__ = ["candidate_dimensions", "auto_radii", "capped_balls", "min_reference", "curve_length", "curve_family",
+__all__ = ["candidate_dimensions", "e2_flatness", "auto_radii", "capped_balls", "min_reference", "curve_length", "curve_family",
            "PROBE_REFS", "KANTZ_REFS", "BALL_CAP", "MULTI_REFS"]
 
 PROBE_REFS = 4000  # reference points of the probe curve that fixes the curve length
@@ -48,8 +50,8 @@ def candidate_dimensions(z, lag, theiler, max_dim=10):
         Cao's dimension (``max_dim`` if ``E1`` never reaches 0.9).
     notes : list of str
         Human-readable remarks (no Cao dimension found; the knee lies below Cao's dimension).
-    stochastic : bool
-        ``|E2(d) - 1| <= 0.1`` for all ``d <= 5`` (scalar series only; always False for ``D > 1``).
+    stochastic : float
+        :func:`e2_flatness` at ``lag`` (``inf`` for ``D > 1``, where Cao's E2 test does not apply).
     """
     T = z.shape[0]
     max_dim = min(max_dim, (T - 2 * theiler - 12) // lag - 1)
@@ -74,11 +76,22 @@ def candidate_dimensions(z, lag, theiler, max_dim=10):
         notes.append(f"Cao's E1 stops changing at dimension {m_knee} but reaches 0.9 only at {m_cao} (typical of "
                      f"observation noise); curves from dimension {max(1, m_knee - 1)} were compared")
     lo = max(1, min(m_knee, m_cao) - 1)
-    hi = min(max_dim, m_cao + 1)
+    # under noise E1 creeps towards 1 long after the knee; dimensions far past it only add noise coordinates
+    # (which flatten the start of the divergence curve), so the range ends two past the knee
+    hi = min(max_dim, m_cao + 1, m_knee + 2)
     dims = list(range(lo, hi + 1))[:_MAX_CURVES]
     # E2 is Cao's test for a scalar series; for a multivariate state its next-delay coordinates are redundant
-    stochastic = z.shape[1] == 1 and bool(np.all(np.abs(E2[: min(5, E2.size)] - 1.0) <= 0.1))
+    stochastic = float(np.max(np.abs(E2[: min(5, E2.size)] - 1.0))) if z.shape[1] == 1 else float("inf")
     return dims, m_cao, notes, stochastic
+
+
+def e2_flatness(z, lag, theiler, max_dim=5):
+    """Largest ``|E2(d) - 1|`` over ``d = 1 .. max_dim`` (Cao's test of determinism) of the z-scored (T, 1) array
+    ``z`` at delay ``lag`` (steps): small (about ``3 / sqrt(T)``) for white or linearly correlated noise, of
+    order 1 for deterministic data embedded with a delay inside its predictability horizon."""
+    max_dim = max(1, min(max_dim, (z.shape[0] - 2 * theiler - 12) // lag - 1))
+    _, E2 = cao(z, lag, max_dim=max_dim, theiler=theiler)
+    return float(np.max(np.abs(E2 - 1.0)))
 
 
 def auto_radii(Y, n, theiler, n_ref):

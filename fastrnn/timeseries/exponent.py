@@ -12,14 +12,20 @@ import numpy as np
 from ..preprocessing import zscore
 from ..validation import check_float, check_int
 from ._series import as_series, optional_int
-from .curves import MULTI_REFS, candidate_dimensions, curve_family, curve_length, min_reference
+from .curves import MULTI_REFS, candidate_dimensions, curve_family, curve_length, e2_flatness, min_reference
 from .embedding import embed_array, estimate_delay, oscillation_period_steps
 from .figure import plot_divergence
 from .neighbours import theiler_window
-from .quality import MIN_R2, MIN_RISE, SHORT_RISE, CurveFit, LyapunovWarning, NoScalingRegionError, consensus
+from .quality import (MIN_R2, MIN_RISE, SHORT_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning,
+                      NoScalingRegionError, consensus)
 from .scaling import fit_line, scaling_region
 
 __all__ = ["LyapunovEstimate", "max_lyapunov", "plot_divergence"]
+
+#: Cao's E2 within this of 1 (d <= 5) at the chosen delay: a warning (the series may be stochastic)
+E2_FLAT = 0.1
+#: ... within this of 1 at the estimated delay and at delay 1: overwhelming evidence, the series is refused
+E2_REFUSE = 0.05
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,8 +145,10 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
     1. Each column is z-scored.  The delay (:func:`estimate_delay`) is estimated if not given.  With ``dim=None``
        the curves are computed for several numbers of delays around the automatic one, read off Cao's
        statistics (:func:`fastrnn.timeseries.curves.candidate_dimensions`: from one below the point where
-       ``E1`` stops changing to one above Cao's dimension); a series whose ``E2`` stays at 1 (stochastic) is
-       refused.  A ``(T, D)`` series is embedded as one joint state (all columns delayed together; ``dim=1`` is
+       ``E1`` stops changing to two above it, at most one above Cao's dimension).  Cao's ``E2`` is read at
+       the delay and at delay 1: within 0.05 of 1 at both (stochastic) the series is refused, within 0.1 it is
+       a warning; flat only at the estimated delay, delay 1 is used.  With no credible curve, a weak one
+       (R^2 >= 0.8, >= 0.2 e-folds, ending after one embedding window) gives the estimate, with a warning.  A ``(T, D)`` series is embedded as one joint state (all columns delayed together; ``dim=1`` is
        the measured state).
     2. For every reference vector ``y_i`` the neighbours ``U_i`` are found with a KD-tree (exact; temporal
        neighbours with ``|i - j| <= theiler`` and exact duplicates are excluded).  ``method="rosenstein"``: the
@@ -231,20 +239,34 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
     fit_range = _check_fit_range(fit_range, max_steps)
     explicit = fit_range != "auto"
 
-    if lag is None:
+    auto_lag = lag is None
+    if auto_lag:
         lag = estimate_delay(arr)
     period = oscillation_period_steps(z)
     notes = []
     if dims is None:
-        dims, m_auto, dim_notes, stochastic = candidate_dimensions(z, lag, theiler)
+        dims, m_auto, dim_notes, flat = candidate_dimensions(z, lag, theiler)
         notes += [n for n in dim_notes if "never reached" in n]
-        if stochastic and not explicit:
-            raise NoScalingRegionError(
-                "the series looks stochastic: Cao's E2(d) stays within 0.1 of 1 for d <= 5 (future values are "
-                "not predictable from neighbours), so there is no positive Lyapunov exponent to read off. If the "
-                "signal is chaotic but very noisy, try a low-pass filter or a longer, cleaner recording; to "
-                "inspect the curve anyway, pass dim and fit_range=(start, stop)."
-            )
+        if flat <= E2_FLAT and not explicit:
+            flat_1 = flat if lag == 1 else e2_flatness(z, 1, theiler)
+            if flat <= E2_REFUSE and flat_1 <= E2_REFUSE:
+                raise NoScalingRegionError(
+                    f"the series looks stochastic: Cao's E2(d) stays within {max(flat, flat_1):.3f} of 1 for d <= 5 "
+                    f"at delay {lag} and at delay 1 (future values are not predictable from neighbours), so there "
+                    f"is no positive Lyapunov exponent to read off. If the signal is chaotic but very noisy, try a "
+                    f"low-pass filter or a longer, cleaner recording; to inspect the curve anyway, pass dim and "
+                    f"fit_range=(start, stop)."
+                )
+            if auto_lag and lag > 1 and flat_1 > E2_FLAT:
+                notes.append(f"Cao's E2 stays within {flat:.2f} of 1 at the estimated delay {lag} (the samples "
+                             f"that far apart look independent) but not at delay 1 ({flat_1:.2f}): the estimated "
+                             f"delay exceeds the predictability horizon, so delay 1 was used")
+                lag = 1
+                dims, m_auto, dim_notes, flat = candidate_dimensions(z, lag, theiler)
+            else:
+                notes.append(f"the series may be stochastic: Cao's E2(d) stays within {max(flat, flat_1):.2f} "
+                             f"of 1 for d <= 5 at delay {lag} and at delay 1; a positive slope of noise is not "
+                             f"an exponent - check with surrogate data and LyapunovEstimate.plot()")
     else:
         m_auto = dims[(len(dims) - 1) // 2]
     n_steps, saturated = _curve_steps(z, m_auto, lag, theiler, k_nb, radii, period, max_steps, fit_range)
@@ -260,12 +282,23 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
     try:
         index, members, low, high = consensus(fits, agree=agree)
     except NoScalingRegionError:
-        if not explicit:
+        # a weak region must end after the noise transient, about one embedding window ((dim - 1) * lag steps,
+        # until the noise on every delay coordinate is renewed): before it the rise is noise decorrelating
+        weak = [] if explicit else [i for i, f in enumerate(fits) if f.r2 >= WEAK_R2 and f.rise >= WEAK_RISE
+                                    and f.slope > 0 and f.fit_range[1] > (f.dim - 1) * lag]
+        if not explicit and not weak:
             raise _no_region_error(fits) from None
-        index = _closest_dim(fits, m_auto)
-        members, low, high = [index], fits[index].slope_low, fits[index].slope_high
-        notes.append(f"the fit on fit_range={fit_range} is weak ({fits[index].note or 'not credible'}); the number "
-                     f"is what the range gives, not a credible exponent")
+        if weak:
+            index = max(weak, key=lambda i: (fits[i].rise, -i))
+            members, low, high = _weak_interval(fits, weak, index)
+            notes.append(f"no curve has a credible scaling region (R^2 >= {MIN_R2}, >= {MIN_RISE:g} e-fold); the "
+                         f"estimate is the weak region of {fits[index].label()} ({fits[index].rise:.2f} e-folds, "
+                         f"R^2 {fits[index].r2:.2f}), likely biased low - treat it as a rough value")
+        else:
+            index = _closest_dim(fits, m_auto)
+            members, low, high = [index], fits[index].slope_low, fits[index].slope_high
+            notes.append(f"the fit on fit_range={fit_range} is weak ({fits[index].note or 'not credible'}); the number "
+                         f"is what the range gives, not a credible exponent")
     rep = fits[index]
     if not explicit:
         notes += _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance)
@@ -373,7 +406,7 @@ def _fit_curve(c, period, tolerance, fit_range):
     if region is None:
         return CurveFit(slope=nan, fit_range=(0, 0), intercept=nan, r2=nan, stderr=nan, rise=nan, slope_low=nan,
                         slope_high=nan, credible=False, note=why, **base)
-    problems = []
+    problems = [why] if why else []
     if not region.slope > 0:
         problems.append("the fitted slope is not positive")
     if region.r2 < MIN_R2:
@@ -386,6 +419,13 @@ def _fit_curve(c, period, tolerance, fit_range):
     return CurveFit(slope=region.slope, fit_range=(region.start, region.stop), intercept=region.intercept,
                     r2=region.r2, stderr=region.stderr, rise=region.rise, slope_low=region.slope_low,
                     slope_high=region.slope_high, credible=not problems, note=note, **base)
+
+
+def _weak_interval(fits, weak, index):
+    """Members and per-step interval of a weak estimate: every weak curve's slope and thirds (a wide interval)."""
+    low = min(min(fits[i].slope, fits[i].slope_low) for i in weak)
+    high = max(max(fits[i].slope, fits[i].slope_high) for i in weak)
+    return [index], low, high
 
 
 def _closest_dim(fits, m):

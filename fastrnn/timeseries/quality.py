@@ -24,6 +24,10 @@ MIN_R2 = 0.9
 MIN_RISE = 1.0
 #: fits that rise less than this get a warning (the scaling region is short)
 SHORT_RISE = 2.0
+#: when no curve is credible, the best curve with at least this R^2 and rise (e-folds) gives a *weak* estimate
+#: (with a warning) instead of an error: a short rise under noise or in a high-dimensional system
+WEAK_R2 = 0.8
+WEAK_RISE = 0.2
 
 
 class NoScalingRegionError(ValueError):

@@ -152,8 +152,9 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48):
     Returns
     -------
     Region or None
-        None where the curve does not rise or no window is linear even at four times the tolerance; the second
-        output says why.
+        None where the curve does not rise or saturates too soon.  Where no window is linear even at four times
+        the tolerance, the region is the whole rise before the saturation with ``tolerance = inf`` (not a
+        credible scaling region; the second output says so).
     str
         "" or the reason.
     """
@@ -182,9 +183,12 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48):
         best = _steepest_linear_window(cand, fit, tol, L_min)
         if best is not None:
             break
+    why = ""
     if best is None:
-        return None, (f"no linear stretch: no window of the curve whose slope is positive and consistent within "
-                      f"{tol:.0%} over its thirds")
+        # no linear window: the whole rise before the saturation, marked by an infinite tolerance (not credible)
+        why = (f"no linear stretch: no window of the curve whose slope is positive and consistent within "
+               f"{tol:.0%} over its thirds")
+        best, tol = (0.0, int(k_lo), int(k_end)), math.inf
     _, a, b = best
     if w > 1:
         b = a + max(1, (b - a + 1) // w) * w - 1  # a whole number of periods
@@ -197,7 +201,7 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48):
     lo_s = min(thirds + [slope])
     hi_s = max(thirds + [slope])
     return Region(int(a), int(b + 1), slope, intercept, r2, stderr, lo_s, hi_s, tol, w,
-                  bool(turned or k_end < K)), ""
+                  bool(turned or k_end < K)), why
 
 
 def _window_fitter(y):
