@@ -278,7 +278,7 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
             "fewer than 2 reference points have neighbours outside the Theiler window; use a longer series, a "
             "smaller theiler window or a larger radius"
         )
-    fits = [_fit_curve(c, period, tolerance, fit_range) for c in family]
+    fits = [_fit_curve(c, period, tolerance, fit_range, (c["dim"] - 1) * lag) for c in family]
     try:
         index, members, low, high = consensus(fits, agree=agree)
     except NoScalingRegionError:
@@ -378,7 +378,7 @@ def _curve_steps(z, m, lag, theiler, k_nb, radii, period, max_steps, fit_range):
     return n_steps, saturated
 
 
-def _fit_curve(c, period, tolerance, fit_range):
+def _fit_curve(c, period, tolerance, fit_range, window):
     """The :class:`CurveFit` of one curve of :func:`~fastrnn.timeseries.curves.curve_family`."""
     y = c["curve"]
     y.setflags(write=False)
@@ -402,7 +402,7 @@ def _fit_curve(c, period, tolerance, fit_range):
         return CurveFit(slope=nan, fit_range=(0, 0), intercept=nan, r2=nan, stderr=nan, rise=nan, slope_low=nan,
                         slope_high=nan, credible=False, note="undefined points (no neighbour pairs at some step)",
                         **base)
-    region, why = scaling_region(y, period=period, tolerance=tolerance)
+    region, why = scaling_region(y, period=period, tolerance=tolerance, look=max(3, window))
     if region is None:
         return CurveFit(slope=nan, fit_range=(0, 0), intercept=nan, r2=nan, stderr=nan, rise=nan, slope_low=nan,
                         slope_high=nan, credible=False, note=why, **base)

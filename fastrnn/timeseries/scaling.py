@@ -133,7 +133,7 @@ class Region:
         return self.slope * (self.stop - 1 - self.start)
 
 
-def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48):
+def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look=3):
     """The scaling region of a divergence curve by the rule of the module docstring.
 
     Parameters
@@ -148,6 +148,10 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48):
         Fewest steps in a window.
     grid : int, optional
         Most candidate end points.
+    look : int, optional
+        Steps a turnover must hold (the curve does not exceed its value within them) to end the region; at least
+        the smoothing width. Pass the embedding window (dim - 1) lag: within it delay vectors share coordinates and
+        the raw curve wiggles without having saturated.
 
     Returns
     -------
@@ -164,7 +168,7 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48):
         ys = smooth(y, w)
         h = w // 2 if w > 1 else 0  # where the smoothing window is complete: steps h .. K - (w - h)
         k_lo = h + int(np.argmin(ys[h: max(h + 1, K // 2 + 1)]))
-        k_end, turned = first_saturation(ys, k_lo, look=max(w, 3))
+        k_end, turned = first_saturation(ys, k_lo, look=max(w, 3, int(look)))
         k_end = min(k_end, K - (w - h) if w > 1 else K)
         if w == 1 or k_end - k_lo >= 3 * w:
             break
