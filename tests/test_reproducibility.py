@@ -45,11 +45,7 @@ def _run(kind, cache_dir, out):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", [
-    pytest.param("PLRNN", marks=pytest.mark.xfail(
-        strict=True, reason="open defect: the PLRNN's cached kernels compute different last bits from the ones the "
-        "compiling process ran (free runs and training steps; float32 and float64); TanhRNN, LSTM and GRU agree")),
-    "TanhRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("kind", ["PLRNN", "TanhRNN", "LSTM", "GRU"])
 def test_compiled_and_cached_kernels_compute_the_same_bits(kind, tmp_path):
     cache = tmp_path / "numba-cache"                      # empty: the first process compiles and writes the cache
     fresh = _run(kind, cache, tmp_path / "fresh.npz")

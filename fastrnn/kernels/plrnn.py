@@ -18,11 +18,16 @@ KIND = "PLRNN"
 PARAMS = ("A", "W", "h", "B", "C")
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def step_rows(A, Wt, h, Ct, S, b0, t, zp, rz, zf):
     """Free step of the rows zp (R, M): zf[r] = A ⊙ zp[r] + W relu(zp[r]) + h + C s with s = S[b0 + r, t].
 
     Wt = W^T (M, M), Ct = C^T (K, M); rz (R, M) receives relu(zp). One (R, M) x (M, M) product for all rows.
+
+    Compiled without fastmath (the product in :func:`dot_rows` keeps its own): with the fastmath flags here, the
+    kernels loaded from Numba's on-disk cache computed different last bits from the same kernels compiled in the
+    process (M = 50, float32 and float64), so a rerun or a resumed run trained a different model;
+    ``tests/test_reproducibility.py`` checks it.
     """
     R, M = zp.shape
     for r in range(R):
@@ -61,9 +66,14 @@ def jacobians(A, W, Wt, h, Ct, S, J, Z, RZ):
         step_rows(A, Wt, h, Ct, S, 0, k, Z[k, 0:1], RZ[0, 0:1], Z[k + 1, 0:1])
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _forward_rows(A, Wt, h, Ct, S, alpha, mask, Zt, Z, RZ, ZF, b0, b1):
-    """The state recursion of windows b0 .. b1-1, in lockstep: one :func:`step_rows` per step, then the forcing."""
+    """The state recursion of windows b0 .. b1-1, in lockstep: one :func:`step_rows` per step, then the forcing.
+
+    No fastmath here (nor in :func:`forward` and :func:`step_rows`): these only call the kernels that compute, and
+    with the flags on the callers the kernels loaded from Numba's cache computed other last bits than the same
+    kernels compiled in the process (``tests/test_reproducibility.py``).
+    """
     T1, _, M = Z.shape
     for b in range(b0, b1):
         for i in range(M):
@@ -73,7 +83,7 @@ def _forward_rows(A, Wt, h, Ct, S, alpha, mask, Zt, Z, RZ, ZF, b0, b1):
         force_rows(alpha, mask, Zt, b0, t, ZF[t - 1, b0:b1], Z[t, b0:b1])
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def forward(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R):
     """Forced forward pass, all windows in lockstep: one (nb, M) x (M, M) product per step for the whole batch.
 
