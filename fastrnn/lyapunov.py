@@ -19,15 +19,12 @@ import numbers
 import numpy as np
 
 from . import _native, validation
+from .models.orbit import OrbitDivergedError, check_orbit
 
 __all__ = ["lyapunov_spectrum", "jacobian_norms", "qr_spectrum", "OrbitDivergedError"]
 
 #: Default number of steps per chunk of Jacobians (memory: chunk_size * D * D * 8 bytes).
 DEFAULT_CHUNK = 1000
-
-
-class OrbitDivergedError(FloatingPointError):
-    """The freely running orbit left the finite numbers or grew beyond ``max_norm``: no spectrum exists there."""
 
 
 # ---------------------------------------------------------------------------------------------------- validation
@@ -126,21 +123,6 @@ class QRAccumulator:
         return self.tri_log_scale + np.log(s) if s > 0 else -np.inf
 
 
-def _check_states(Z, first_step, max_norm):
-    """Raise OrbitDivergedError if a state in Z (rows = steps first_step, first_step + 1, ...) is bad."""
-    a = np.abs(Z)
-    bad = ~(a <= max_norm)  # NaN compares False
-    if bad.any():
-        row = int(np.argmax(bad.any(axis=1)))
-        step = first_step + row
-        what = ("is not finite" if not np.all(np.isfinite(Z[row]))
-                else f"has max |z_i| = {a[row].max():.3g} > max_norm={max_norm:g}")
-        raise OrbitDivergedError(
-            f"the free-running orbit diverged: the state after {step} steps {what}. The model has no bounded "
-            f"attractor from this initial state; try another z0/x0 or check the parameters (raise max_norm if such "
-            f"large states are legitimate)")
-
-
 def _stream(model, state, n_steps, inputs, offset, chunk_size, max_norm, stops=()):
     """Yield (end, J, last_state) for consecutive chunks of the free orbit from ``state``.
 
@@ -156,7 +138,7 @@ def _stream(model, state, n_steps, inputs, offset, chunk_size, max_norm, stops=(
             end = min(pos + chunk_size, stop)
             S = None if inputs is None else inputs[offset + pos:offset + end]
             J, Z = model.jacobians(state.copy(), end - pos, S)
-            _check_states(Z[1:], offset + pos + 1, max_norm)
+            check_orbit(Z[1:], offset + pos + 1, max_norm)
             state = np.array(Z[-1], dtype=np.float64)
             pos = end
             yield end, J, state
@@ -257,7 +239,7 @@ def lyapunov_spectrum(model, n_steps, *, transient=1000, z0=None, x0=None, input
 
     state = np.array(model.initial_state(x0=x0, z0=z0, rng=rng), dtype=np.float64)
     frame = random_frame(D, k, rng) if frame0 is None else _check_frame(frame0, D, k)
-    _check_states(state[None, :], 0, max_norm)
+    check_orbit(state[None, :], 0, max_norm)
     acc = QRAccumulator(frame, max_interval=max_interval)
     # The frame turns during the transient too (sums discarded): it is aligned with the Lyapunov vectors when the
     # averaging starts, which removes the O(1/n_steps) bias of a random initial frame.
@@ -363,7 +345,7 @@ def jacobian_norms(model, n_steps_or_trajectory, lags=None, *, transient=1000, z
     if traj is None:
         rng = np.random.default_rng(rng)
         state = np.array(model.initial_state(x0=x0, z0=z0, rng=rng), dtype=np.float64)
-        _check_states(state[None, :], 0, max_norm)
+        check_orbit(state[None, :], 0, max_norm)
         state = _run_transient(model, state, transient, inputs, chunk_size, max_norm)
         for end, J, _ in _stream(model, state, n_used, inputs, transient, chunk_size, max_norm, lags):
             acc.push(J)

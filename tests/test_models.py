@@ -119,3 +119,37 @@ def test_generate_validation(kind):
         getattr(fr, kind)(4, 2, dtype=np.int32)
     with pytest.raises(ValueError, match="n_latent"):
         getattr(fr, kind)(0, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_generate_stops_at_a_diverging_orbit(dtype):
+    import warnings
+
+    model = fr.PLRNN(4, 2, dtype=dtype, rng=0)
+    model.params["A"][:] = 1.5                               # |z| grows 1.5x per step: overflows float32 by ~220
+    model.params["W"][:] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # no overflow warnings either
+        with pytest.raises(fr.OrbitDivergedError, match=r"diverged: the state after \d+ steps") as info:
+            model.generate(2000, z0=np.ones(4))
+        step = info.value.step
+        assert 0 < step < 2000 and 1.5 ** step > 1e8 >= 1.5 ** (step - 1)     # the first state beyond max_norm
+        X, Z = model.generate(2000, z0=np.ones(4), on_divergence="truncate")
+        assert len(X) == len(Z) == step and np.all(np.isfinite(X)) and np.abs(Z).max() <= 1e8
+        X, _ = model.generate(30, z0=np.ones(4), on_divergence="truncate")    # a bounded stretch is left whole
+        assert len(X) == 30
+        with pytest.raises(fr.OrbitDivergedError, match="not finite"):
+            model.generate(2000, z0=np.ones(4), max_norm=np.inf)              # then it runs into inf itself
+    with pytest.raises(ValueError, match="on_divergence"):
+        model.generate(10, on_divergence="ignore")
+
+
+def test_evaluation_counts_a_diverging_free_run_as_diverged():
+    from fastrnn.experiments import evaluate_model
+
+    model = fr.PLRNN(4, 3, rng=0)
+    model.params["A"][:] = 1.5
+    model.params["W"][:] = 0.0
+    x = fr.systems.lorenz(3000, rng=0, standardize=True)
+    res = evaluate_model(model, x, transient=10, lyapunov_steps=0, n_starts=3)
+    assert res["generation_diverged"] and res["n_diverged"] == 3 and res["D_stsp_starts"] == [None] * 3

@@ -11,7 +11,6 @@ import os
 import sys
 import time
 
-import numpy as np
 
 from .. import lyapunov, systems
 from ..io import write_json, write_text
@@ -140,8 +139,11 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
         losses[label] = res["train"].get("loss", [])
         Xg = None
         if not met.get("generation_diverged"):
-            Xg, _ = model.generate(cfg["eval_transient"] + x_test.shape[0], x0=x_test[0])
-            Xg = Xg[cfg["eval_transient"]:]
+            try:
+                Xg, _ = model.generate(cfg["eval_transient"] + x_test.shape[0], x0=x_test[0])
+                Xg = Xg[cfg["eval_transient"]:]
+            except lyapunov.OrbitDivergedError:       # this start diverged (fewer than half did)
+                Xg = None
         (gens_base if spec["baseline"] else gens)[label] = Xg
         lam = met.get("lambda_1")
         if not spec["baseline"]:
@@ -228,8 +230,8 @@ def _fresh_runs(specs, results, out_dir, x_test):
         if spec["baseline"]:
             continue
         model = load(run_paths(out_dir, res["run_id"])["model"])
-        X, _ = model.generate(1500, x0=x_test[0])
-        if np.isfinite(X).all():
+        X, _ = model.generate(1500, x0=x_test[0], on_divergence="truncate")
+        if len(X) == 1500:
             out[spec["model"]] = X
     return out
 

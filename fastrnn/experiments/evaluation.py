@@ -29,7 +29,10 @@ def diverged(X, ref) -> bool:
 def free_run(model, x0, n_steps, inputs, ref):
     """The model's free run of ``n_steps`` from the observation ``x0`` in float64, or None if it left the data
     ``ref`` (:func:`diverged`)."""
-    X, _ = model.generate(n_steps, x0=x0, inputs=inputs)
+    try:
+        X, _ = model.generate(n_steps, x0=x0, inputs=inputs)
+    except OrbitDivergedError:
+        return None
     X = np.asarray(X, dtype=np.float64)
     return None if diverged(X, ref) else X
 

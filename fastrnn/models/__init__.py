@@ -10,8 +10,10 @@ Modules: :mod:`.base` (the base class :class:`RNNModel`, :func:`load`), one modu
 from .base import RNNModel, load
 from .gru import GRU
 from .lstm import LSTM
+from .orbit import OrbitDivergedError, check_orbit
 from .plrnn import PLRNN
 from .registry import MODELS, model_class, model_kind
 from .tanhrnn import TanhRNN
 
-__all__ = ["GRU", "LSTM", "MODELS", "PLRNN", "RNNModel", "TanhRNN", "load", "model_class", "model_kind"]
+__all__ = ["GRU", "LSTM", "MODELS", "OrbitDivergedError", "PLRNN", "RNNModel", "TanhRNN", "check_orbit", "load",
+           "model_class", "model_kind"]

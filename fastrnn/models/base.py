@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import forcing, io, validation
 from ..kernels import host
+from .orbit import MAX_NORM, check_orbit, first_diverged_row
 
 _FORMAT_VERSION = 1
 
@@ -221,7 +222,7 @@ class RNNModel:
         S = None if s is None else np.reshape(s, (1, -1))
         return self.run(state, 1, S)[1]
 
-    def generate(self, n_steps, x0=None, z0=None, inputs=None, rng=None):
+    def generate(self, n_steps, x0=None, z0=None, inputs=None, rng=None, *, on_divergence="raise", max_norm=MAX_NORM):
         """Run the model freely.
 
         Parameters
@@ -237,18 +238,41 @@ class RNNModel:
         inputs : array (n_steps, K), optional
             External inputs, required when K > 0; row t drives the step into row t (row 0 is unused), as in training.
         rng : seed or Generator, optional
+        on_divergence : {"raise", "truncate"}
+            What happens when the orbit leaves the finite numbers or a state exceeds ``max_norm``: "raise" (default)
+            raises :class:`fastrnn.OrbitDivergedError` naming the first bad step (its ``step`` attribute);
+            "truncate" returns the rows before it, so ``len(X) < n_steps`` flags the divergence. Either way no inf or
+            NaN is returned and no overflow warning is issued.
+        max_norm : float
+            Bound on |z_i| beyond which a state counts as diverged (default 1e8; states of trained models are of
+            order one).
 
         Returns
         -------
         X : ndarray (n_steps, N)
-            Observations B z_t.
+            Observations B z_t (fewer rows after a divergence with ``on_divergence="truncate"``).
         Z : ndarray (n_steps, M)
             Latent states (for the LSTM, h).
+
+        Raises
+        ------
+        OrbitDivergedError
+            With ``on_divergence="raise"``, if the orbit diverges.
         """
         n_steps = validation.check_int(n_steps, "n_steps", minimum=1)
+        if on_divergence not in ("raise", "truncate"):
+            raise ValueError(f"on_divergence must be 'raise' or 'truncate', got {on_divergence!r}")
+        if not (isinstance(max_norm, (int, float, np.floating)) and max_norm > 0):   # inf allowed: only non-finite
+            raise ValueError(f"max_norm must be a positive number (inf: stop only at inf/NaN), got {max_norm!r}")
         S = self._check_inputs_series(inputs, n_steps)
         state = self.initial_state(x0, z0, rng).astype(self.dtype)
-        Z = self.readout_state(self.kernel.free_run(self.params, state, np.ascontiguousarray(S[1:])))
+        states = self.kernel.free_run(self.params, state, np.ascontiguousarray(S[1:]))
+        if on_divergence == "raise":
+            check_orbit(states, 0, max_norm)
+        else:
+            row = first_diverged_row(states, max_norm)
+            states = states if row is None else states[:row]
+        Z = self.readout_state(states)
         return Z @ self._p["B"].T, Z
 
     def jacobians(self, state, n_steps, inputs=None):
