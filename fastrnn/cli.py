@@ -63,6 +63,24 @@ def _emit(result, json_path, quiet):
         print(json.dumps(result, indent=1, default=json_default))
 
 
+def _segments(x, s, args, label):
+    """The finite segments of a series with gaps, the inputs cut alike, and the Segments (None: no gaps)."""
+    import numpy as np
+
+    from .datafiles import finite_segments
+
+    if np.isfinite(x).all():
+        return x, s, None
+    segs = finite_segments(x, fill_gaps=args.fill_gaps, min_length=args.seq_len + 1)
+    if len(segs.series) > 1 or segs.dropped or segs.filled:
+        _say(args.quiet, f"{label} has gaps: {segs.summary()}; the segments train together")
+    if s is not None:
+        s = [s[a:b] for a, b in segs.spans]
+    if len(segs.series) == 1:
+        return segs.series[0], (None if s is None else s[0]), segs
+    return segs.series, s, segs
+
+
 # ------------------------------------------------------------------ commands
 def _cmd_train(args):
     import numpy as np
@@ -70,11 +88,17 @@ def _cmd_train(args):
     from .experiments.train import metadata_path, save_trained, train_model
     from .forcing import forcing_label
 
-    x, s, dt, label, scaling = _load(args.data, args)
+    from .datafiles import load_series
+
+    x, s, dt, label, scaling = load_series(args.data, n_steps=args.n_steps, dt=args.dt, inputs=args.inputs,
+                                           raw=args.raw, allow_gaps=True)
+    x, s, segs = _segments(x, s, args, label)
     if args.tau == "auto":
         from .timeseries import suggest_tau
-        _say(args.quiet, f"estimating lambda_max of {label} (first column) to set tau ...")
-        sug = _estimate_caught(suggest_tau, x[:, 0], dt=dt)
+        longest = x if segs is None else max(segs.series, key=len)
+        _say(args.quiet, f"estimating lambda_max of {label} (first column"
+                         + (", longest segment" if segs is not None else "") + ") to set tau ...")
+        sug = _estimate_caught(suggest_tau, longest[:, 0], dt=dt)
         option = {"kind": "tau", "tau": sug.tau}
         _warn("train", sug.estimate.warnings)
         _say(args.quiet, f"lambda_max = {sug.lambda_max:.4g} [{sug.estimate.lambda_low:.4g}, "
@@ -89,6 +113,8 @@ def _cmd_train(args):
         n_epochs=args.epochs, lr=args.lr, lr_end=args.lr_end, dtype=args.dtype, seed=args.seed,
         progress=not args.quiet, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     meta = {"data": label, "dt": dt, "scaling": scaling, "model": args.model, "n_latent": args.n_latent,
+            "segments": None if segs is None else {"spans": segs.spans, "dropped": segs.dropped,
+                                                   "filled": segs.filled, "fill_gaps": args.fill_gaps},
             "forcing": forcing_label(option), "baseline": args.baseline, "seed": args.seed,
             "history": {"loss": hist.loss, "grad_norm": hist.grad_norm, "seconds": hist.seconds}}
     save_trained(model, args.out, meta)
@@ -336,6 +362,9 @@ def build_parser():
     p.add_argument("--n-steps", type=int, default=30000, help="samples generated for a system (default "
                    "%(default)s)")
     p.add_argument("--raw", action="store_true", help="do not z-score file data")
+    p.add_argument("--fill-gaps", type=int, default=0, metavar="N",
+                   help="interpolate interior gaps (rows with NaN) of at most N rows; longer gaps split the file "
+                   "into segments that train together (segments shorter than a window are dropped; default 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and window draws")
     p.add_argument("--out", default="model.npz", help="model file to write (default %(default)s)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file: resume from it if it exists, and "

@@ -249,3 +249,31 @@ def test_lyapunov_of_data_reports_interval_warnings_and_preprocessing(tmp_path, 
     # a bad option combination is one line too
     code, _, err = run(["lyapunov", str(path), "--detrend", "moving_average", "--quiet"], capsys)
     assert code == 1 and "--detrend-window" in err[0]
+
+
+def test_train_on_a_file_with_gaps_uses_its_finite_segments(tmp_path, capsys):
+    from fastrnn.datafiles import finite_segments
+
+    x = systems.lorenz(3000, rng=0)
+    x[700] = np.nan                                          # a one-row gap: interpolated with --fill-gaps 2
+    x[1500:1520] = np.nan                                    # a long gap: splits the file
+    x[2958:2961, 1] = np.inf                                 # a 3-row gap leaves a 39-row tail: too short to train
+    path = tmp_path / "gaps.csv"
+    np.savetxt(path, x, delimiter=",")
+    code, _, err = run(["train", str(path), "--model", "GRU", "--tau", "10", "--epochs", "2", "--fill-gaps", "2",
+                        "--out", str(tmp_path / "m.npz"), "--n-latent", "6", "--seq-len", "60", "--batch-size",
+                        "4", "--batches-per-epoch", "3"], capsys)
+    assert code == 0
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert meta["segments"]["spans"] == [[0, 1500], [1520, 2958]]
+    assert meta["segments"]["filled"] == [[700, 701]] and meta["segments"]["dropped"] == [[2961, 3000]]
+    assert any("has gaps: 2 segment(s)" in line for line in err)
+    assert np.isfinite(meta["history"]["loss"]).all()
+    # the z-score used the finite rows only, and the segments are never joined across a gap
+    finite = x[np.isfinite(x).all(axis=1)]
+    np.testing.assert_allclose(meta["scaling"]["mean"], finite.mean(axis=0))
+    seg = finite_segments(x, fill_gaps=2, min_length=61)
+    assert [len(s) for s in seg.series] == [1500, 1438] and np.isfinite(np.concatenate(seg.series)).all()
+    np.testing.assert_allclose(seg.series[0][700], (x[699] + x[701]) / 2)          # linear interpolation
+    with pytest.raises(ValueError, match="no finite segment"):
+        finite_segments(x, min_length=2000)

@@ -22,8 +22,9 @@ def train_model(x, inputs=None, *, model="PLRNN", n_latent=32, forcing_option=No
 
     Parameters
     ----------
-    x : ndarray (T, N)
-    inputs : ndarray (T, K), optional
+    x : ndarray (T, N) or list of them
+        The series, or several (e.g. the finite segments of a series with gaps), trained on together.
+    inputs : ndarray (T, K) or list of them, optional
     model : str
         Model name (:func:`fastrnn.models.model_kind`).
     n_latent : int
@@ -49,7 +50,10 @@ def train_model(x, inputs=None, *, model="PLRNN", n_latent=32, forcing_option=No
     """
     keep_heap_memory()
     option = forcing.parse_forcing("none" if baseline else forcing_option)
-    net = model_class(model)(n_latent, x.shape[1], 0 if inputs is None else inputs.shape[1], dtype=dtype, rng=seed)
+    first = x[0] if isinstance(x, (list, tuple)) else x
+    first_s = None if inputs is None else (inputs[0] if isinstance(inputs, (list, tuple)) else inputs)
+    net = model_class(model)(n_latent, first.shape[1], 0 if first_s is None else first_s.shape[1], dtype=dtype,
+                             rng=seed)
     opt = Adam(net.params, lr=lr)
     kwargs = forcing.fit_kwargs(option, seq_len)
     if baseline:
