@@ -45,13 +45,13 @@ def _int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def _load(source, args, *, scaling=None):
+def _load(source, args, *, scaling=None, allow_gaps=False):
     """(x, inputs, dt, label, scaling) of a data file or system named on the command line."""
     from .datafiles import load_series
 
     return load_series(source, n_steps=getattr(args, "n_steps", None) or 30000, dt=args.dt,
                        data_seed=getattr(args, "data_seed", 0), inputs=getattr(args, "inputs", None),
-                       raw=getattr(args, "raw", False), scaling=scaling)
+                       raw=getattr(args, "raw", False), scaling=scaling, allow_gaps=allow_gaps)
 
 
 def _emit(result, json_path, quiet):
@@ -124,7 +124,10 @@ def _cmd_train(args):
 
 
 def _cmd_evaluate(args):
-    from .experiments import evaluate_model
+    import numpy as np
+
+    from .datafiles import finite_segments
+    from .experiments import evaluate_model, evaluate_segments
     from .experiments.train import load_trained
 
     if args.starts < 1:
@@ -132,7 +135,7 @@ def _cmd_evaluate(args):
     model, meta = load_trained(args.model)
     if args.dt is None and meta.get("dt"):
         args.dt = meta["dt"]
-    x, s, dt, label, _ = _load(args.data, args, scaling=meta.get("scaling"))
+    x, s, dt, label, _ = _load(args.data, args, scaling=meta.get("scaling"), allow_gaps=True)
     if x.shape[1] != model.n_obs:
         raise CommandError(f"the data have {x.shape[1]} columns but the model observes {model.n_obs}; pass the "
                            f"series the model was trained on")
@@ -143,8 +146,15 @@ def _cmd_evaluate(args):
         x = x[-args.n_test:]
         s = None if s is None else s[-args.n_test:]
     _say(args.quiet, f"evaluating {model!r} on {label} ({x.shape[0]} samples) ...")
-    res = evaluate_model(model, x, dt=dt, inputs=s, transient=args.transient, lyapunov_steps=args.lyapunov_steps,
-                         rng=args.seed, n_starts=args.starts)
+    kwargs = dict(dt=dt, transient=args.transient, lyapunov_steps=args.lyapunov_steps, rng=args.seed,
+                  n_starts=args.starts)
+    if np.isfinite(x).all():
+        res = evaluate_model(model, x, inputs=s, **kwargs)
+    else:                                        # a file with gaps: each finite segment on its own, as in training
+        segs = finite_segments(x, fill_gaps=(meta.get("segments") or {}).get("fill_gaps", 0), min_length=100)
+        _say(args.quiet, f"{label} has gaps: {segs.summary()}; evaluating each segment")
+        cut = None if s is None else [s[a:b] for a, b in segs.spans]
+        res = evaluate_segments(model, segs.series, segs.spans, inputs=cut, **kwargs)
     _emit({"model": args.model, "data": label, "dt": dt, **res}, args.json, args.quiet)
     return 0
 

@@ -277,3 +277,23 @@ def test_train_on_a_file_with_gaps_uses_its_finite_segments(tmp_path, capsys):
     np.testing.assert_allclose(seg.series[0][700], (x[699] + x[701]) / 2)          # linear interpolation
     with pytest.raises(ValueError, match="no finite segment"):
         finite_segments(x, min_length=2000)
+
+
+def test_evaluate_a_file_with_gaps_per_segment(tmp_path, capsys):
+    x = systems.lorenz(3000, rng=0)
+    path = tmp_path / "train.csv"
+    np.savetxt(path, x, delimiter=",")
+    code, _, _ = run(["train", str(path), "--model", "GRU", "--tau", "10", "--epochs", "1", "--out",
+                      str(tmp_path / "m.npz")] + SMALL, capsys)
+    assert code == 0
+    test = systems.lorenz(2000, rng=1)
+    test[900:950] = np.nan                                   # a gap: two segments, never evaluated across it
+    np.savetxt(tmp_path / "test.csv", test, delimiter=",")
+    code, out, err = run(["evaluate", str(tmp_path / "m.npz"), str(tmp_path / "test.csv"), "--starts", "2",
+                          "--transient", "50", "--lyapunov-steps", "0"], capsys)
+    res = json.loads(out)
+    assert code == 0 and any("has gaps: 2 segment(s)" in line for line in err)
+    assert [r["rows"] for r in res["segments"]] == [[0, 900], [950, 2000]]
+    assert all(r["n_starts"] == 2 for r in res["segments"])
+    good = [r["D_stsp"] for r in res["segments"] if not r["generation_diverged"]]
+    assert res["D_stsp"] == (pytest.approx(float(np.median(good))) if good else None)

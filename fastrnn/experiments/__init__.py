@@ -15,13 +15,13 @@ Importing this package imports neither Dask nor matplotlib; they are loaded when
 """
 from .cluster import DaskMissingError, open_client, run_specs
 from .demo import DEMO_MODEL_SETTINGS, DEMO_SETTINGS, run_demo
-from .evaluation import diverged, evaluate_model, free_run
+from .evaluation import diverged, evaluate_model, evaluate_segments, free_run
 from .run import execute_run, keep_heap_memory, load_result, run_paths
 from .selection import Selection, selection_score
 from .spec import BASELINES, DEFAULT_SETTINGS, fit_arguments, make_spec, run_id, split_series
 from .sweep import SweepResult, run_sweep, summarize
 
 __all__ = ["BASELINES", "DEFAULT_SETTINGS", "DEMO_MODEL_SETTINGS", "DEMO_SETTINGS", "DaskMissingError", "Selection",
-           "SweepResult", "diverged", "evaluate_model", "execute_run", "fit_arguments", "free_run",
+           "SweepResult", "diverged", "evaluate_model", "evaluate_segments", "execute_run", "fit_arguments", "free_run",
            "keep_heap_memory", "load_result", "make_spec", "open_client", "run_demo", "run_id", "run_paths",
            "run_specs", "run_sweep", "selection_score", "split_series", "summarize"]

@@ -14,7 +14,7 @@ from .. import metrics, validation
 from ..io import finite_or_none
 from ..lyapunov import OrbitDivergedError, lyapunov_spectrum
 
-__all__ = ["DIVERGENCE_FACTOR", "diverged", "evaluate_model", "free_run"]
+__all__ = ["DIVERGENCE_FACTOR", "diverged", "evaluate_model", "evaluate_segments", "free_run"]
 
 #: a free run has diverged once |x| exceeds this factor times max(1, max |data|) (in the data's units)
 DIVERGENCE_FACTOR = 1e3
@@ -129,3 +129,35 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
         except OrbitDivergedError as exc:
             out["lyapunov_error"] = str(exc)
     return out
+
+
+def evaluate_segments(model, segments, spans, *, inputs=None, **kwargs):
+    """:func:`evaluate_model` on each finite segment of a series with gaps, never across a gap.
+
+    Parameters
+    ----------
+    model : fastrnn model
+    segments : list of ndarray (T_i, N)
+        The segments (e.g. :attr:`fastrnn.datafiles.Segments.series`).
+    spans : list of (int, int)
+        Their rows in the original series (reported with each result).
+    inputs : list of ndarray (T_i, K), optional
+        Inputs cut like the segments.
+    **kwargs
+        Passed to :func:`evaluate_model` (dt, transient, n_starts, lyapunov_steps, rng, ...).
+
+    Returns
+    -------
+    dict
+        ``segments``: one result per segment, each with its ``rows``; ``D_stsp`` and ``D_H``: the medians over the
+        segments whose free runs did not diverge (None if all diverged); ``n_segments_diverged``.
+    """
+    results = []
+    for i, (x, (a, b)) in enumerate(zip(segments, spans)):
+        res = evaluate_model(model, x, inputs=None if inputs is None else inputs[i], **kwargs)
+        results.append({"rows": [int(a), int(b)], **res})
+    ok = [r for r in results if not r["generation_diverged"]]
+    d = [r["D_stsp"] for r in ok]
+    h = [r["D_H"] for r in ok if r.get("D_H") is not None]
+    return {"segments": results, "n_segments_diverged": len(results) - len(ok),
+            "D_stsp": float(np.median(d)) if d else None, "D_H": float(np.median(h)) if h else None}
