@@ -42,6 +42,9 @@ CUDA_MAX_THREADS = 256
 #: ``target_blocks`` (blocks a reduction aims to launch), ``max_chunks`` (row chunks per reduction, at most).
 CUDA_GPU_LAUNCH = dict(warp=32, max_threads=CUDA_MAX_THREADS, tile=16, threads_1d=256, target_blocks=1024,
                        max_chunks=4096)
-#: Launch geometry under Numba's CUDA simulator (same keys): tiny blocks, since every simulated barrier costs about a
-#: millisecond; 4x4 tiles and 2 chunks still exercise the partial-tile and multi-chunk paths.
-CUDA_SIM_LAUNCH = dict(warp=1, max_threads=2, tile=4, threads_1d=4, target_blocks=2, max_chunks=2)
+#: Launch geometry under Numba's CUDA simulator (same keys): one thread per block. The simulator checks the kernels'
+#: arithmetic against the CPU; with several threads per block its Python-thread barriers gave wrong results now and
+#: then (gradients off by up to 50 %; every time with a 1 us GIL switch interval: benchmarks/cuda_sim_stress.py), in
+#: the code before the restructuring too -- NVIDIA/numba-cuda#690 fixed one such simulator race in 2026. Whether the
+#: kernels themselves race is for compute-sanitizer --tool racecheck on a GPU (open).
+CUDA_SIM_LAUNCH = dict(warp=1, max_threads=1, tile=1, threads_1d=1, target_blocks=2, max_chunks=2)
