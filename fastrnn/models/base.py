@@ -65,7 +65,9 @@ class RNNModel:
             self._p.pop(self.input_param, None)
 
     def _init_params(self, rng):
-        raise NotImplementedError
+        """The initial parameter arrays by name (float64); every model class defines it."""
+        raise TypeError(f"{type(self).__name__} defines no _init_params(); build a concrete model (PLRNN, TanhRNN, "
+                        f"LSTM, GRU) or subclass RNNModel and define it")
 
     # ---------------------------------------------------------------- parameters
     @property
