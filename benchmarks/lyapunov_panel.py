@@ -11,7 +11,8 @@ Run: ``python benchmarks/lyapunov_panel.py [--n 20000] [--seed 0] [--method rose
 
 Old-vs-new comparison (the estimator of another checkout, e.g. the one before the rewrite, on the *same* series):
 ``--save-series DIR`` writes every series of the panel (``x``, ``dt``, ``reference``) to ``DIR``;
-``PYTHONPATH=OLD_TREE python benchmarks/lyapunov_panel.py --from-series DIR --json old.json`` runs that tree's
+``PYTHONPATH=OLD_TREE:SITE python -S benchmarks/lyapunov_panel.py --from-series DIR --json old.json`` (``SITE``:
+the environment's site-packages; ``-S`` keeps an editable install of the current tree from shadowing OLD_TREE) runs that tree's
 ``max_lyapunov(x, dt=dt)`` on them (it needs only ``max_lyapunov`` and ``.lambda_max``); ``--baseline old.json``
 adds the old estimate and error as columns and counts.
 """

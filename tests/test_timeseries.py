@@ -57,15 +57,42 @@ def naive_nearest_valid(Y, n_tree, theiler):
     return out
 
 
-def naive_rosenstein(x, dim, lag, theiler, K):
+def naive_rosenstein(x, dim, lag, theiler, K, along_flow=False):
     Y = np.array([[x[t + k * lag] for k in range(dim)] for t in range(len(x) - (dim - 1) * lag)])
     n = len(Y) - K
     nb = naive_nearest_valid(Y, n, theiler)
+    shift = {i: naive_flow_offset(Y, i, nb[i]) if along_flow else (nb[i], 0.0) for i in range(n)}
+
+    def neighbour(i, k):
+        jn, s = shift[i]
+        j = nb[i] + k
+        jn = jn + k
+        if not 0 <= jn < len(Y):
+            return Y[j]
+        return Y[j] + s * (Y[jn] - Y[j])
+
     curve = []
     for k in range(K + 1):
-        logs = [np.log(np.sqrt(np.sum((Y[i + k] - Y[nb[i] + k]) ** 2))) for i in range(n)]
+        logs = [np.log(np.sqrt(np.sum((Y[i + k] - neighbour(i, k)) ** 2))) for i in range(n)]
         curve.append(np.mean(logs))
     return np.array(curve)
+
+
+def naive_flow_offset(Y, i, j):
+    """(the sample ``j`` is interpolated towards, fraction ``s`` in [0, 1]) minimising |Y[i] - Y(j + s)|: the
+    projection of Y[i] - Y[j] on the chord to Y[j + 1] or to Y[j - 1], whichever comes closer."""
+    best = (j, 0.0, np.sum((Y[i] - Y[j]) ** 2))
+    for jn in (j + 1, j - 1):
+        if not 0 <= jn < len(Y):
+            continue
+        v = Y[jn] - Y[j]
+        s = min(1.0, float(np.dot(Y[i] - Y[j], v) / np.dot(v, v)))
+        if s <= 0:
+            continue
+        d = np.sum((Y[i] - Y[j] - s * v) ** 2)
+        if d < best[2]:
+            best = (jn, s, d)
+    return best[0], best[1]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -154,12 +181,50 @@ def test_nearest_neighbours_respect_theiler_window_exactly():
 
 def test_divergence_curve_matches_loop_reference():
     x = systems.henon(700, rng=4)[:, 0]
-    est = ts.max_lyapunov(x, dim=2, lag=1, theiler=3, max_steps=12, fit_range=(1, 8))
+    est = ts.max_lyapunov(x, dim=2, lag=1, theiler=3, max_steps=12, fit_range=(1, 8), method="rosenstein")
     z = (x - x.mean()) / x.std()
     ref = naive_rosenstein(z, 2, 1, 3, 12)
     np.testing.assert_allclose(est.divergence, ref, rtol=1e-12, atol=1e-12)
     slope = np.polyfit(np.arange(1, 8), ref[1:8], 1)[0]
     assert est.per_step == pytest.approx(slope, rel=1e-10)
+
+
+def test_along_flow_curve_matches_loop_reference():
+    x = systems.lorenz(900, dt=0.01, rng=4)[:, 0]
+    z = (x - x.mean()) / x.std()
+    est = ts.max_lyapunov(x, dim=3, lag=8, theiler=40, max_steps=30, fit_range=(5, 25), method="rosenstein",
+                          along_flow=True)
+    ref = naive_rosenstein(z, 3, 8, 40, 30, along_flow=True)
+    np.testing.assert_allclose(est.divergence, ref, rtol=1e-11, atol=1e-11)
+    plain = naive_rosenstein(z, 3, 8, 40, 30)
+    assert np.all(ref[:3] < plain[:3])  # the along-flow separation is removed: neighbours start closer
+
+
+def test_along_flow_offsets_remove_a_pure_time_shift():
+    # neighbour = the reference's own trajectory shifted by 0.3 of a sample: the shift is found exactly
+    t = np.arange(200) * 0.05
+    Y = np.stack([np.cos(t), np.sin(t)], axis=1)
+    Yi = np.stack([np.cos(t + 0.3 * 0.05), np.sin(t + 0.3 * 0.05)], axis=1)
+    both = np.concatenate([Yi[:100], Y[:100]])  # rows 0..99 the shifted copy, 100..199 the original
+    from fastrnn.timeseries.divergence import flow_offsets
+    s = flow_offsets(both, np.array([10]), np.array([0, 1]), np.array([110]))
+    assert s[0] == pytest.approx(0.3, abs=1e-3)
+
+
+def test_auto_method_reads_maps_with_kantz_and_flows_with_rosenstein(henon_x, lorenz_xyz):
+    assert ts.finely_sampled((lorenz_xyz[:5000, :1] - lorenz_xyz[:5000, :1].mean()) / lorenz_xyz[:5000, 0].std())
+    h = (henon_x - henon_x.mean()) / henon_x.std()
+    assert ts.map_like(h[:, None]) and not ts.finely_sampled(h[:, None])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ts.LyapunovWarning)
+        eh = ts.max_lyapunov(henon_x)
+        el = ts.max_lyapunov(lorenz_xyz[:20000, 0], dt=0.01)
+    assert eh.method == "kantz" and eh.radius is not None
+    assert el.method == "rosenstein"
+    with pytest.raises(ValueError, match="method must be"):
+        ts.max_lyapunov(henon_x, method="wolf")
+    with pytest.raises(TypeError, match="along_flow"):
+        ts.max_lyapunov(henon_x, along_flow="yes")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -227,7 +292,7 @@ def test_long_series_is_fast_and_kantz_radius_works():
 
     x = systems.henon(100000, rng=5)[:, 0]
     t0 = time.perf_counter()
-    est = ts.max_lyapunov(x, dim=2, lag=1)
+    est = ts.max_lyapunov(x, dim=2, lag=1, method="rosenstein")
     assert time.perf_counter() - t0 < 20.0  # typically well under a second
     assert est.lambda_max == pytest.approx(HENON_LAMBDA, rel=0.05)
     assert est.n_reference > 99000

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from .dimension import cao, estimate_dimension, false_nearest_neighbors
 from .embedding import autocorrelation, delay_embed, estimate_delay, mean_period, mutual_information
-from .exponent import LyapunovEstimate, max_lyapunov, plot_divergence
+from .exponent import LyapunovEstimate, finely_sampled, map_like, max_lyapunov, plot_divergence
 from .quality import CurveFit, LyapunovWarning, NoScalingRegionError
 from .tau import TauSuggestion, predictability_time, suggest_tau
 
@@ -66,6 +66,8 @@ __all__ = [
     "LyapunovWarning",
     "NoScalingRegionError",
     "max_lyapunov",
+    "finely_sampled",
+    "map_like",
     "predictability_time",
     "TauSuggestion",
     "suggest_tau",

@@ -9,7 +9,7 @@ from numba import njit, prange
 
 from .neighbours import neighbour_sets, reference_points
 
-__all__ = ["divergence_curve", "divergence_from_sets"]
+__all__ = ["divergence_curve", "divergence_from_sets", "flow_offsets"]
 
 _N_CHUNKS = 64  # fixed work split of the divergence kernel: results do not depend on the number of threads
 
@@ -45,13 +45,121 @@ def divergence_curve(Y, n_steps, theiler, k_nb, radius, n_ref=None):
     return divergence_from_sets(Y, ref, indptr, indices, n_steps)
 
 
-def divergence_from_sets(Y, ref, indptr, indices, n_steps):
+def divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow=False):
     """Divergence curve over ``k = 0 .. n_steps`` from precomputed neighbour sets (compressed rows, as returned by
-    :func:`~fastrnn.timeseries.neighbours.neighbour_sets`); returns ``(curve, n_used)`` as :func:`divergence_curve`."""
+    :func:`~fastrnn.timeseries.neighbours.neighbour_sets`); returns ``(curve, n_used)`` as :func:`divergence_curve`.
+
+    With ``along_flow=True`` (finely sampled flows) each neighbour's trajectory is shifted by the fraction of a
+    sample that brings it closest to its reference point (:func:`flow_offsets`), and followed with that shift
+    (linear interpolation between samples): the two states then differ across the flow, not along it.  A
+    separation along the flow is a neutral direction (exponent 0); left in, it adds a constant to the distance
+    that makes the start of the curve flatter than ``lambda_max`` and biases the slope low.
+    """
     if ref.size == 0:
         return np.full(n_steps + 1, np.nan), 0
-    y, cnt = _divergence_kernel(Y, ref, indptr, indices, n_steps)
+    if along_flow:
+        offsets = flow_offsets(Y, ref, indptr, indices)
+        y, cnt = _divergence_kernel_shifted(Y, ref, indptr, indices, offsets, n_steps)
+    else:
+        y, cnt = _divergence_kernel(Y, ref, indptr, indices, n_steps)
     return y, int(cnt[0])
+
+
+def flow_offsets(Y, ref, indptr, indices):
+    """Per neighbour pair, the shift ``s`` in samples (``-1 <= s <= 1``) of the neighbour ``j`` along its own
+    trajectory that minimises ``||Y[i] - Y(j + s)||``, ``Y(j + s)`` interpolated linearly between samples
+    (forwards towards ``Y[j + 1]`` for ``s > 0``, backwards towards ``Y[j - 1]`` for ``s < 0``)."""
+    return _offsets_kernel(Y, ref, indptr, indices)
+
+
+@njit(cache=True)
+def _offsets_kernel(Y, ref, indptr, indices):
+    n_vec, d = Y.shape
+    out = np.zeros(indices.shape[0])
+    for r in range(ref.shape[0]):
+        i0 = ref[r]
+        for t in range(indptr[r], indptr[r + 1]):
+            j0 = indices[t]
+            best_s = 0.0
+            best = _squared_distance(Y, i0, j0)
+            for direction in (1, -1):
+                jn = j0 + direction
+                if jn < 0 or jn >= n_vec:
+                    continue
+                vw = 0.0
+                vv = 0.0
+                for q in range(d):
+                    v = Y[jn, q] - Y[j0, q]
+                    vw += v * (Y[i0, q] - Y[j0, q])
+                    vv += v * v
+                if vv <= 0.0 or vw <= 0.0:
+                    continue
+                s = min(vw / vv, 1.0)
+                dd = 0.0
+                for q in range(d):
+                    diff = Y[i0, q] - (Y[j0, q] + s * (Y[jn, q] - Y[j0, q]))
+                    dd += diff * diff
+                if dd < best:
+                    best = dd
+                    best_s = s * direction
+            out[t] = best_s
+    return out
+
+
+@njit(inline="always", cache=True)
+def _shifted_distance(Y, i, j, s):
+    """``||Y[i] - Y(j + s)||`` with ``Y(j + s)`` interpolated linearly (``s = 0`` outside the series)."""
+    n_vec = Y.shape[0]
+    jn = j + 1 if s > 0.0 else j - 1
+    a = abs(s)
+    if jn < 0 or jn >= n_vec:
+        a = 0.0
+        jn = j
+    dd = 0.0
+    for q in range(Y.shape[1]):
+        diff = Y[i, q] - (Y[j, q] + a * (Y[jn, q] - Y[j, q]))
+        dd += diff * diff
+    return math.sqrt(dd)
+
+
+@njit(parallel=True, cache=True)
+def _divergence_kernel_shifted(Y, ref, indptr, indices, offsets, n_steps):
+    """:func:`_divergence_kernel` with each neighbour followed at its fractional shift ``offsets[t]``."""
+    n_ref = ref.shape[0]
+    n_points = n_steps + 1
+    n_chunks = min(_N_CHUNKS, max(n_ref, 1))
+    sums = np.zeros((n_chunks, n_points))
+    cnts = np.zeros((n_chunks, n_points), dtype=np.int64)
+    for c in prange(n_chunks):
+        lo = (c * n_ref) // n_chunks
+        hi = ((c + 1) * n_ref) // n_chunks
+        acc = np.empty(n_points)
+        for r in range(lo, hi):
+            a = indptr[r]
+            b = indptr[r + 1]
+            m = b - a
+            if m == 0:
+                continue
+            i0 = ref[r]
+            for k in range(n_points):
+                acc[k] = 0.0
+            for t in range(a, b):
+                j0 = indices[t]
+                for k in range(n_points):
+                    acc[k] += _shifted_distance(Y, i0 + k, j0 + k, offsets[t])
+            for k in range(n_points):
+                if acc[k] > 0.0:
+                    sums[c, k] += math.log(acc[k] / m)
+                    cnts[c, k] += 1
+    out = np.empty(n_points)
+    cnt = np.zeros(n_points, dtype=np.int64)
+    for k in range(n_points):
+        s = 0.0
+        for c in range(n_chunks):
+            s += sums[c, k]
+            cnt[k] += cnts[c, k]
+        out[k] = s / cnt[k] if cnt[k] > 0 else np.nan
+    return out, cnt
 
 
 @njit(inline="always", cache=True)

@@ -3,6 +3,7 @@ result :class:`LyapunovEstimate` (per step and per time unit, with its interval 
 :func:`plot_divergence`."""
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
@@ -18,10 +19,14 @@ from .figure import plot_divergence
 from .neighbours import theiler_window
 from .quality import (MIN_R2, MIN_RISE, SHORT_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning,
                       NoScalingRegionError, consensus)
-from .scaling import fit_line, scaling_region
+from .scaling import earlier_slope, fit_line, scaling_region
 
-__all__ = ["LyapunovEstimate", "max_lyapunov", "plot_divergence"]
+__all__ = ["FINE_STEP", "MAP_STEP", "LyapunovEstimate", "finely_sampled", "map_like", "max_lyapunov", "plot_divergence"]
 
+#: median step between consecutive z-scored samples below which a series counts as a finely sampled flow
+FINE_STEP = 0.1
+#: ... at or above which it counts as a map (or a coarsely sampled flow), read with Kantz's method by default
+MAP_STEP = 0.3
 #: Cao's E2 within this of 1 (d <= 5) at the chosen delay: a warning (the series may be stochastic)
 E2_FLAT = 0.1
 #: ... within this of 1 at the estimated delay and at delay 1: overwhelming evidence, the series is refused
@@ -135,8 +140,9 @@ class LyapunovEstimate:
         )
 
 
-def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=None, max_steps=None,
-                 fit_range="auto", n_neighbors=None, radius=None, tolerance=0.1, n_ref=None, agree=0.15):
+def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, max_steps=None,
+                 fit_range="auto", n_neighbors=None, radius=None, tolerance=0.1, n_ref=None, agree=0.15,
+                 along_flow=None):
     r"""Largest Lyapunov exponent of a measured time series (Rosenstein or Kantz method), the consensus of the
     divergence curves of several embeddings, with its interval and quality.
 
@@ -154,6 +160,13 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
        neighbours with ``|i - j| <= theiler`` and exact duplicates are excluded).  ``method="rosenstein"``: the
        single nearest neighbour.  ``method="kantz"``: the ``n_neighbors`` nearest (default 8), or all within
        ``radius`` (one radius, several, or ``"auto"``: three radii from the neighbour distances).
+       ``method="auto"`` (default): Kantz with ``radius="auto"`` for a map or a coarsely sampled series
+       (:func:`map_like`: the median step between consecutive z-scored samples is at least :data:`MAP_STEP`;
+       the curve then lasts a few steps, and the single nearest neighbour is the one observation noise brought
+       closest, which flattens its start), Rosenstein otherwise.  For a finely sampled flow
+       (:func:`finely_sampled`, median step below :data:`FINE_STEP`) each neighbour is followed at the fraction
+       of a sample that removes its separation along the flow (``along_flow``): that separation does not grow
+       (exponent 0) and, left in, flattens the start of the curve (Rössler x: -15 % without, -6 % with it).
     3. The divergence curve is ``S(k) = < ln( mean_{j in U_i} ||y_{i+k} - y_{j+k}|| ) >_i``, ``k = 0 ..
        max_steps`` (Euclidean norm).  Its length follows a probe curve to its first saturation.
     4. On every curve the scaling region is the first linear rise after the noise transient and before the
@@ -161,7 +174,10 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
        (:func:`fastrnn.timeseries.scaling.scaling_region`).  A curve is credible if its fit has R^2 >= 0.9 and
        rises by at least one e-fold.
     5. The estimate is the median slope of the largest group of credible curves that agree within ``agree``
-       (relative); its interval spans their slopes (:func:`fastrnn.timeseries.quality.consensus`).  Reasons to
+       (relative); its interval spans their slopes (:func:`fastrnn.timeseries.quality.consensus`).  Where the
+       representative curve rose clearly faster before its region than inside it (1.5x the slope, over at
+       least half an e-fold and half the region's rise) - a shoulder, a partial saturation - a warning says
+       the estimate may be too low.  Reasons to
        doubt it (a short region, disagreeing curves, a curve that did not saturate, ...) are returned in
        ``warnings`` and issued as :class:`LyapunovWarning`.
 
@@ -175,7 +191,8 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
         Number(s) of delays; default several around the automatic one (see above).  One int: only that curve.
     lag : int, optional
         Delay in steps; default :func:`estimate_delay`.
-    method : {"rosenstein", "kantz"}
+    method : {"auto", "rosenstein", "kantz"}
+        See step 2; the method used is in the result's ``method``.
     theiler : int, optional
         Theiler window in steps; default the mean period (:func:`mean_period`) of the series, rounded up.
     max_steps : int, optional
@@ -197,6 +214,9 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
         at most 20000 when several dimensions are compared.
     agree : float, optional
         Relative tolerance within which the slopes of different curves agree (default 0.15).
+    along_flow : bool, optional
+        Follow each neighbour at its fractional along-flow shift
+        (:func:`~fastrnn.timeseries.divergence.divergence_from_sets`); default: for finely sampled series.
 
     Returns
     -------
@@ -223,8 +243,10 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
     For an exponent per time unit of a flow, pass the true ``dt``.  Accuracy on the benchmark systems, with
     and without observation noise: ``docs/lyapunov_panel.md`` (``benchmarks/lyapunov_panel.py``).
     """
-    if method not in ("rosenstein", "kantz"):
-        raise ValueError(f"method must be 'rosenstein' or 'kantz', got {method!r}")
+    if method not in ("auto", "rosenstein", "kantz"):
+        raise ValueError(f"method must be 'auto', 'rosenstein' or 'kantz', got {method!r}")
+    if along_flow is not None and not isinstance(along_flow, (bool, np.bool_)):
+        raise TypeError(f"along_flow must be None (automatic), True or False, got {along_flow!r}")
     dt = check_float(dt, "dt", minimum=0.0, strict_min=True)
     tolerance = check_float(tolerance, "tolerance", minimum=0.0, strict_min=True)
     agree = check_float(agree, "agree", minimum=0.0, strict_min=True)
@@ -235,6 +257,15 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
     theiler = theiler_window(theiler, z)
     max_steps = optional_int(max_steps, "max_steps", 2)
     n_ref = optional_int(n_ref, "n_ref", 2)
+    fine = finely_sampled(z)
+    if method == "auto":
+        # a finely sampled flow: Rosenstein with the along-flow correction; a map or a coarsely sampled series
+        # (curves of a few steps, where the single nearest neighbour is the one noise brought closest): Kantz's
+        # average over neighbourhoods of three radii
+        method = "kantz" if (n_neighbors is None or n_neighbors > 1) and map_like(z) else "rosenstein"
+        if method == "kantz" and n_neighbors is None and radius is None:
+            radius = "auto"
+    flow = fine if along_flow is None else bool(along_flow)
     k_nb, radii = _neighbourhood(method, n_neighbors, radius)
     fit_range = _check_fit_range(fit_range, max_steps)
     explicit = fit_range != "auto"
@@ -271,12 +302,13 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
         m_auto = dims[(len(dims) - 1) // 2]
     n_steps, saturated = _curve_steps(z, m_auto, lag, theiler, k_nb, radii, period, max_steps, fit_range)
     refs = n_ref if n_ref is not None else (MULTI_REFS if len(dims) > 1 or len(radii) > 1 else None)
-    family = curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, refs)
+    family = curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, refs, flow)
     family = [c for c in family if c["n_used"] >= 2]
     if not family:
         raise ValueError(
-            "fewer than 2 reference points have neighbours outside the Theiler window; use a longer series, a "
-            "smaller theiler window or a larger radius"
+            f"x ({z.shape[0]} samples) is too short for this embedding and Theiler window ({theiler} steps): fewer "
+            f"than 2 reference points have neighbours outside it; use a longer series, a smaller theiler window "
+            f"or a larger radius"
         )
     fits = [_fit_curve(c, period, tolerance, fit_range, (c["dim"] - 1) * lag) for c in family]
     try:
@@ -302,6 +334,7 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
     rep = fits[index]
     if not explicit:
         notes += _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance)
+        notes += _shoulder_note(fits[index], period, (fits[index].dim - 1) * lag, dt)
     for msg in notes:
         warnings.warn(f"max_lyapunov: {msg}", LyapunovWarning, stacklevel=2)
     steps = np.arange(n_steps + 1)
@@ -331,6 +364,20 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="rosenstein", theiler=
         warnings=list(notes),
         period=None if period is None else float(period),
     )
+
+
+def finely_sampled(z):
+    """Whether the z-scored (T, D) series ``z`` is sampled finely enough to be treated as a flow: the median
+    absolute step between consecutive samples, averaged over the columns, is below :data:`FINE_STEP` standard
+    deviations (a sine needs about 60 samples per period; maps jump by about one standard deviation)."""
+    return bool(np.mean(np.median(np.abs(np.diff(z, axis=0)), axis=0)) < FINE_STEP)
+
+
+def map_like(z):
+    """Whether the z-scored (T, D) series ``z`` jumps like a map: the median absolute step between consecutive
+    samples, averaged over the columns, is at least :data:`MAP_STEP` standard deviations (a sine sampled with
+    fewer than about 20 samples per period)."""
+    return bool(np.mean(np.median(np.abs(np.diff(z, axis=0)), axis=0)) >= MAP_STEP)
 
 
 def _check_dims(dim):
@@ -444,6 +491,26 @@ def _no_region_error(fits):
         f"Try a longer or less noisy series, method='kantz' with radius='auto', another dim or lag; inspect the "
         f"curves with fit_range=(start, stop) and LyapunovEstimate.plot()."
     )
+
+
+#: a rise this many times steeper before the fitted region than inside it is reported
+SHOULDER = 1.5
+
+
+def _shoulder_note(rep, period, window, dt):
+    """A warning where the curve rose much faster before the representative fit than inside it (a shoulder)."""
+    if not rep.slope > 0:
+        return []
+    # the earlier rise must be substantial: at least half an e-fold and half the region's own rise (a short steep
+    # transient before a long clean region is the usual start of a curve, not a shoulder)
+    early = earlier_slope(rep.divergence, rep.fit_range[0], period=period, skip=window,
+                          min_rise=max(0.5, 0.5 * rep.rise))
+    if early is None or early < SHOULDER * rep.slope:
+        return []
+    return [f"the divergence curve rose {early / rep.slope:.1f}x faster before the fitted region (about "
+            f"{early / dt:.4g} per time unit up to step {rep.fit_range[0]}) than inside it: the region may lie past "
+            f"a partial saturation (a shoulder) and the estimate may be too low - check LyapunovEstimate.plot(), "
+            f"or pass fit_range to read the earlier rise"]
 
 
 def _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["fit_line", "smoothing_width", "smooth", "first_saturation", "Region", "scaling_region"]
+__all__ = ["fit_line", "smoothing_width", "smooth", "first_saturation", "Region", "scaling_region", "earlier_slope"]
 
 _MIN_SMOOTH = 4  # periods shorter than this (steps) are not smoothed
 
@@ -260,3 +260,24 @@ def _steepest_linear_window(cand, fit, tolerance, min_points):
             if ok:
                 best = (s * (L - 1), a, b)
     return best
+
+
+def earlier_slope(y, start, *, period=None, skip=0, min_rise=0.5):
+    """Mean slope (per step) of the smoothed curve ``y`` between its lowest point after ``skip`` steps and step
+    ``start`` (the start of a fitted region), or None if that stretch is shorter than ``max(10, period)`` steps or
+    rises by less than ``min_rise`` e-folds.
+
+    A divergence curve that rose clearly faster before the fitted region than inside it has a shoulder: part of
+    the neighbour pairs saturated first (a short series, a thin band of the attractor), or the region is the slow
+    approach to saturation; the early rise is then the better reading of ``lambda_max``, or at least a reason to
+    doubt the fitted one.
+    """
+    w = smoothing_width(period, y.size)
+    ys = smooth(y, w)
+    skip = max(0, int(skip), w // 2)
+    if start - skip < 2:
+        return None
+    k0 = skip + int(np.argmin(ys[skip:start]))
+    if start - k0 < max(10, w) or ys[start] - ys[k0] < min_rise:
+        return None
+    return float((ys[start] - ys[k0]) / (start - k0))
