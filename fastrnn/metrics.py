@@ -3,9 +3,11 @@ r"""Reconstruction measures: state-space divergence D_stsp, power-spectrum dista
 A reconstruction is judged by invariant properties of its free-running trajectories (Koppe et al. 2019;
 Mikhaeil et al. 2022): the geometry of the attractor in observation space (:func:`state_space_divergence`) and its
 temporal structure (:func:`power_spectrum_distance`).  Published codes differ in their conventions; this module
-documents the formulas of its defaults exactly, and ``convention="legacy"`` reproduces the evaluation code of the
+documents the formulas of its defaults exactly, ``convention="legacy"`` reproduces the evaluation code of the
 paper that introduced sparsely forced BPTT (Mikhaeil, Monfared & Durstewitz 2022, "On the difficulty of learning
-chaotic dynamics with RNNs"), so that values can be compared with published numbers.
+chaotic dynamics with RNNs"), and ``convention="gtf"`` the measures of the generalised-teacher-forcing benchmark
+(Hess, Monfared, Brenner & Durstewitz 2023, "Generalized Teacher Forcing for Learning Chaotic Dynamics"), so that
+values can be compared with published numbers.
 
 Shapes: series are ``(T, N)`` (time, observations) or ``(T,)``; ``x_true`` and ``x_gen`` must have the same
 ``N`` but may have different lengths.  All logarithms are natural (nats).
@@ -13,6 +15,7 @@ Shapes: series are ``(T, N)`` (time, observations) or ``(T,)``; ``x_true`` and `
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from numba import njit, prange
@@ -23,7 +26,7 @@ from .validation import as_float_array, check_float, check_int, check_rng
 
 __all__ = ["state_space_divergence", "power_spectrum_distance", "prediction_error"]
 
-_CONVENTIONS = ("default", "legacy")
+_CONVENTIONS = ("default", "legacy", "gtf")
 
 
 # --------------------------------------------------------------------------
@@ -55,7 +58,8 @@ def _pair(x_true, x_gen, *, min_length=2):
 
 def _convention(convention):
     if convention not in _CONVENTIONS:
-        raise ValueError(f"convention must be 'default' or 'legacy', got {convention!r}")
+        raise ValueError(f"convention must be one of {', '.join(map(repr, _CONVENTIONS))} (fastrnn's formulas, "
+                         f"Mikhaeil et al. 2022's code, Hess et al. 2023's benchmark), got {convention!r}")
     return convention
 
 
@@ -63,7 +67,7 @@ def _convention(convention):
 # State-space divergence
 # --------------------------------------------------------------------------
 def state_space_divergence(x_true, x_gen, *, method="auto", convention="default", n_bins=None, smoothing=1e-5,
-                           variance=0.1, n_samples=None, max_components=5000, rng=None):
+                           variance=None, n_samples=None, max_components=None, rng=None):
     r"""State-space divergence ``D_stsp``: Kullback-Leibler divergence between the distributions of states visited
     by the true and the generated trajectory.
 
@@ -106,23 +110,39 @@ def state_space_divergence(x_true, x_gen, *, method="auto", convention="default"
       samples whose true-mixture density underflows to 0.
     * auto: bins for ``N < 5``, else gmm.
 
+    **GTF convention** (``convention="gtf"``, the benchmark of Hess et al. 2023; series assumed standardised):
+
+    * bins: no standardisation; per column ``n_bins`` (default 30) equal-width bins with edges
+      ``linspace(lo, hi, n_bins + 1)``, ``lo = min x_true - 0.1 s``, ``hi = max x_true + 0.1 s`` (``s`` the true
+      column's standard deviation, ddof=1); bins are half-open ``[e_i, e_{i+1})`` and generated points outside
+      ``[lo, hi)`` in any column are **discarded**; ``p = (c + alpha) / (sum c + alpha B)`` with ``alpha =
+      smoothing`` (1e-5) and ``sum c`` the number of points kept; ``D_stsp = KL(p_true || p_gen)``; NaN if no
+      generated point lies in the range.
+    * gmm: no standardisation; the components of each mixture are the **first** ``min(T, max_components)``
+      points of its series (default ``max_components = 10**4``) with ``variance`` 1 (default) times the identity;
+      ``n_samples`` (default 1000) samples are drawn from the **true** mixture with ``rng`` - first the component
+      indices ``rng.integers(0, M_true, n_samples)``, then the noise ``rng.standard_normal((n_samples, N))`` - and
+      ``D_stsp = mean [ln p_true(s) - ln p_gen(s)] = KL(p_true || p_gen)`` over the samples at which both
+      densities are positive in float64 (that code drops samples whose density underflows; NaN if none is left).
+    * auto: bins for ``N < 6``, else gmm.
+
     Parameters
     ----------
     x_true, x_gen : array_like, shape (T, N) / (T', N) or (T,)
         Reference and generated series (same number of columns).
     method : {"auto", "bins", "gmm"}
-    convention : {"default", "legacy"}
+    convention : {"default", "legacy", "gtf"}
     n_bins : int, optional
-        Bins per column (default 30, legacy 10).
+        Bins per column (default 30, legacy 10, gtf 30).
     smoothing : float, optional
         Laplace pseudo-count ``alpha`` added to every cell (default 1e-5).
     variance : float, optional
-        Variance of the mixture components (default 0.1).
+        Variance of the mixture components (default 0.1, gtf 1).
     n_samples : int, optional
-        Monte Carlo samples for ``"gmm"`` (default 2000, legacy 1000).
+        Monte Carlo samples for ``"gmm"`` (default 2000, legacy and gtf 1000).
     max_components : int, optional
-        Largest number of mixture components per series (default 5000; ignored by the legacy convention, which
-        takes the first 5000 points).
+        Largest number of mixture components per series (default 5000 taken with an even stride; gtf 10**4, the
+        first ones; ignored by the legacy convention, which takes the first 5000 points).
     rng : None, int or numpy.random.Generator, optional
         Randomness of the Monte Carlo samples (``"gmm"`` only).
 
@@ -138,22 +158,36 @@ def state_space_divergence(x_true, x_gen, *, method="auto", convention="default"
     a, b = _pair(x_true, x_gen, min_length=2)
     N = a.shape[1]
     if method == "auto":
-        method = "bins" if (N <= 3 if convention == "default" else N < 5) else "gmm"
+        method = "bins" if N < {"default": 4, "legacy": 5, "gtf": 6}[convention] else "gmm"
     smoothing = check_float(smoothing, "smoothing", minimum=0.0, strict_min=True)
     if method == "bins":
-        n_bins = (30 if convention == "default" else 10) if n_bins is None else check_int(n_bins, "n_bins", minimum=2)
+        n_bins = (10 if convention == "legacy" else 30) if n_bins is None else check_int(n_bins, "n_bins", minimum=2)
         if N * math.log(n_bins) > math.log(2.0 ** 62):
             raise ValueError(
                 f"n_bins={n_bins} in {N} dimensions gives more than 2**62 cells; use fewer bins or method='gmm'"
             )
         if convention == "default":
             return _kl_bins_default(a, b, n_bins, smoothing)
+        if convention == "gtf":
+            return _kl_bins_gtf(a, b, n_bins, smoothing)
         return _kl_bins_legacy(a, b, n_bins, smoothing)
-    variance = check_float(variance, "variance", minimum=0.0, strict_min=True)
+    variance = (1.0 if convention == "gtf" else 0.1) if variance is None else check_float(
+        variance, "variance", minimum=0.0, strict_min=True)
     gen = check_rng(rng)
+    if convention == "gtf":
+        n_samples = 1000 if n_samples is None else check_int(n_samples, "n_samples", minimum=1)
+        max_components = 10 ** 4 if max_components is None else check_int(max_components, "max_components",
+                                                                           minimum=1)
+        ca, cb = a[:max_components], b[:max_components]
+        samples = ca[gen.integers(0, ca.shape[0], n_samples)] + math.sqrt(variance) * gen.standard_normal(
+            (n_samples, N))
+        lp_true = _gmm_logpdf(samples, ca, variance)
+        lp_gen = _gmm_logpdf(samples, cb, variance)
+        keep = (np.exp(lp_true) > 0) & (np.exp(lp_gen) > 0)
+        return float(np.mean(lp_true[keep] - lp_gen[keep])) if np.any(keep) else float("nan")
     if convention == "default":
         n_samples = 2000 if n_samples is None else check_int(n_samples, "n_samples", minimum=1)
-        max_components = check_int(max_components, "max_components", minimum=1)
+        max_components = 5000 if max_components is None else check_int(max_components, "max_components", minimum=1)
         ua, mu, sd = zscore(a, return_stats=True)  # both scaled by the true data's statistics
         ub = zscore(b, mu, sd)
         ca = ua[:: -(-ua.shape[0] // max_components)]
@@ -232,6 +266,22 @@ def _kl_bins_legacy(a, b, n_bins, alpha):
     return _kl_from_codes(code_a, code_b, n_cells, alpha, code_a.size, code_b.size)
 
 
+def _kl_bins_gtf(a, b, n_bins, alpha):
+    s = a.std(axis=0, ddof=1)
+    lo, hi = a.min(axis=0) - 0.1 * s, a.max(axis=0) + 0.1 * s
+
+    def codes(x):
+        idx = np.empty(x.shape, dtype=np.int64)
+        for d in range(x.shape[1]):  # half-open bins [e_i, e_i+1) on the exact edges
+            idx[:, d] = np.searchsorted(np.linspace(lo[d], hi[d], n_bins + 1), x[:, d], side="right") - 1
+        return _cells(idx[np.all((idx >= 0) & (idx < n_bins), axis=1)], n_bins)
+
+    code_a, code_b = codes(a), codes(b)
+    if code_b.size == 0:
+        return float("nan")
+    return _kl_from_codes(code_a, code_b, float(n_bins) ** a.shape[1], alpha, code_a.size, code_b.size)
+
+
 def _gmm_logpdf(s, centers, variance):
     """log of (1/M) sum_m N(s; centers_m, variance I) for every row of s."""
     M, N = centers.shape
@@ -298,12 +348,20 @@ def power_spectrum_distance(x_true, x_gen, *, smoothing=None, convention="defaul
     ``H = sqrt(1 - BC)`` (clipped at 0).  Because the spectra are not renormalised, ``D_H(x, x)`` is small but
     not exactly 0 there; a constant generated column gives NaN, as in that code.
 
+    GTF convention (``convention="gtf"``, the benchmark of Hess et al. 2023): both series are cut to the length
+    ``L = min(T_true, T_gen)`` of the shorter one (that code requires equal lengths); per column each is z-scored,
+    its spectrum is ``|rfft(u)|^2`` (frequencies ``k / L``, ``k = 0 .. L // 2``), smoothed with
+    ``scipy.ndimage.gaussian_filter1d`` of standard deviation ``smoothing`` bins (default **20**; its defaults:
+    ``mode="reflect"``, radius ``4 sigma``; 0 = none), negative rounding artefacts set to 0, normalised to sum 1,
+    and ``H = (1/sqrt 2) ||sqrt p - sqrt q||_2``; ``D_H`` is the mean over columns.  Flat or non-finite generated
+    columns get ``H = 1`` as in the default convention.
+
     Parameters
     ----------
     x_true, x_gen : array_like, shape (T, N) / (T', N) or (T,)
     smoothing : float, optional
-        Standard deviation of the Gaussian smoothing kernel in frequency bins (default 2).
-    convention : {"default", "legacy"}
+        Standard deviation of the Gaussian smoothing kernel in frequency bins (default 2, gtf 20).
+    convention : {"default", "legacy", "gtf"}
     nperseg : int, optional
         Welch segment length (default convention only).
     n_chunks, max_freq : int, optional
@@ -317,17 +375,16 @@ def power_spectrum_distance(x_true, x_gen, *, smoothing=None, convention="defaul
     """
     convention = _convention(convention)
     a, b = _pair(x_true, x_gen, min_length=4)
-    smoothing = 2.0 if smoothing is None else check_float(smoothing, "smoothing", minimum=0.0)
-    if convention == "default":
+    smoothing = (20.0 if convention == "gtf" else 2.0) if smoothing is None else check_float(
+        smoothing, "smoothing", minimum=0.0)
+    if convention == "gtf":
+        L = min(a.shape[0], b.shape[0])
+        h = _hellinger_gtf(a[:L], b[:L], smoothing)
+    elif convention == "default":
         L = min(a.shape[0], b.shape[0], 4096) if nperseg is None else check_int(nperseg, "nperseg", minimum=4)
         if L > min(a.shape[0], b.shape[0]):
             raise ValueError(f"nperseg={L} exceeds the length of the shorter series ({min(a.shape[0], b.shape[0])})")
-        with np.errstate(over="ignore", invalid="ignore"):
-            sd = b.std(axis=0)
-            big = np.abs(b).max(axis=0)
-        # a generated column stuck at a fixed point (spread at rounding level), or one that diverged (inf, NaN,
-        # overflowing spread), has no spectral shape to compare
-        flat = ~((sd > 1e-12 * big) & np.isfinite(sd))
+        flat = _flat_columns(b)
         h = np.ones(a.shape[1])
         if not np.all(flat):
             ok = np.flatnonzero(~flat)
@@ -357,6 +414,30 @@ def power_spectrum_distance(x_true, x_gen, *, smoothing=None, convention="defaul
         bc = np.sum(prod, axis=0) - 0.5 * (prod[0] + prod[-1]) if prod.shape[0] > 1 else np.zeros(prod.shape[1])
         h = np.sqrt(np.maximum(1.0 - bc, 0.0))
     return h if per_dimension else float(np.mean(h))
+
+
+def _flat_columns(b):
+    """Generated columns with no spectral shape: stuck at a fixed point (spread at rounding level) or diverged."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sd = b.std(axis=0)
+        big = np.abs(b).max(axis=0)
+    return ~((sd > 1e-12 * big) & np.isfinite(sd))
+
+
+def _hellinger_gtf(a, b, sigma):
+    """Per-column Hellinger distances of the GTF convention (H = 1 for flat generated columns)."""
+    h = np.ones(a.shape[1])
+    ok = np.flatnonzero(~_flat_columns(b))
+    if ok.size:
+        spectra = []
+        for x in (a[:, ok], b[:, ok]):
+            P = np.abs(np.fft.rfft(zscore(x), axis=0)) ** 2
+            if sigma > 0:
+                P = np.maximum(gaussian_filter1d(P, sigma, axis=0), 0.0)
+            spectra.append(P / P.sum(axis=0))
+        p, q = spectra
+        h[ok] = np.minimum(np.sqrt(0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2, axis=0)), 1.0)
+    return h
 
 
 def _welch_normalised(u, L, sigma):
@@ -391,7 +472,9 @@ def _legacy_spectrum(chunks, sigma):
             for d in range(N):
                 sm[c, :, d] = np.convolve(ps[c, :, d], kernel)[pad: pad + ps.shape[1]]
         ps = sm
-    return np.nanmean(ps, axis=0)
+    with warnings.catch_warnings():  # a frequency where every chunk is undefined (a flat series) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(ps, axis=0)
 
 
 # --------------------------------------------------------------------------
@@ -409,6 +492,14 @@ def prediction_error(model, x, n_steps, *, inputs=None, n_starts=None, rng=None,
 
     in the units of ``x`` squared (standardise ``x`` first for scale-free numbers).  Non-finite predictions
     (a diverging model) count as an infinite error.
+
+    This is the ``n``-step prediction error ``PE(n)`` of the generalised-teacher-forcing benchmark (Hess et al.
+    2023; ``PE(20)`` there) with every start point (``n_starts=None``): the states are inferred from the data by
+    the model's observation model (:meth:`~fastrnn.models.base.RNNModel.initial_state`, ``z_t = pinv(B) x_t``
+    for the learned linear observation), each is iterated ``n`` steps without forcing, and the squared error of
+    the ``n``-step prediction is averaged over all starts and all ``N`` observed dimensions (``Flux.mse`` of
+    ``B z_{t+n}`` against ``x_{t+n}`` there).  So ``prediction_error(model, x, 20)`` is their ``PE(20)`` on the
+    (standardised) series ``x``; there is no separate convention for it.
 
     Parameters
     ----------

@@ -1,4 +1,5 @@
-"""Gradients of sparsely forced BPTT: central finite differences in float64, and the loop reference in naive.py."""
+"""Gradients of sparsely forced BPTT: central finite differences in float64 (through the public
+``fastrnn.testing.gradcheck``, every entry, of the loop reference's loss), and the loop reference in naive.py."""
 import math
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 
 import fastrnn as fr
 from fastrnn import forcing
+from fastrnn.testing import gradcheck
 
 import naive
 from conftest import make_model
@@ -25,8 +27,21 @@ def alpha_patterns():
     }
 
 
-def fd_grad(model, f, eps=1e-6):
-    """Central differences of f() with respect to every parameter entry."""
+# the tolerances of every finite-difference check here: |g - fd| <= ATOL + RTOL |fd| for every entry
+RTOL, ATOL, EPS = 1e-6, 1e-8, 1e-6
+
+
+def check_fd(model, X, alpha, S=None, reference=None, **kw):
+    """gradcheck of loss_and_grad, every entry of every parameter, against central differences of ``reference``."""
+    report = gradcheck(model, X, alpha, S, method="entries", max_entries=10 ** 9, eps=EPS, rtol=RTOL, atol=ATOL,
+                       reference=reference, raise_exception=True, **kw)
+    assert all(c.n_checked == model.params[c.name].size - model.frozen_entries.get(c.name, np.zeros(0)).sum()
+               for c in report.params.values())
+    return report
+
+
+def fd_grad(model, f, eps=EPS):
+    """Central differences of f() with respect to every parameter entry (for the loop reference's own gradient)."""
     out = {}
     for name, p in model.params.items():
         g = np.zeros_like(p)
@@ -50,7 +65,7 @@ def check_grads(model, grads, fd):
             assert np.all(np.diag(g) == 0.0), "the PLRNN's W diagonal is never trained"
             expect = expect.copy()
             np.fill_diagonal(expect, 0.0)
-        np.testing.assert_allclose(g, expect, rtol=1e-6, atol=1e-8, err_msg=f"{model.kind} d{name}")
+        np.testing.assert_allclose(g, expect, rtol=RTOL, atol=ATOL, err_msg=f"{model.kind} d{name}")
 
 
 @pytest.mark.parametrize("pattern", list(alpha_patterns()))
@@ -66,14 +81,15 @@ def test_gradient_matches_finite_differences(kind, pattern, with_inputs, ridge, 
     loss, grads = fr.loss_and_grad(model, X, alpha, inputs=S, ridge=ridge, control_grad=control_grad)
     assert set(grads) == set(model.params)
     if control_grad:
-        f = lambda: naive.loss(model, X, alpha, S, ridge)  # noqa: E731
+        f = lambda m: naive.loss(m, X, alpha, S, ridge)  # noqa: E731
     else:  # z~ is data: freeze the control signal at the current B
         P = naive.control(model.params["B"], ridge)
         Zt = X @ P.T
-        f = lambda: _loss_frozen_control(model, X, alpha, S, Zt)  # noqa: E731
-    fd = fd_grad(model, f)
+        f = lambda m: _loss_frozen_control(m, X, alpha, S, Zt)  # noqa: E731
     assert loss == pytest.approx(naive.loss(model, X, alpha, S, ridge), rel=1e-12)
-    check_grads(model, grads, fd)
+    check_fd(model, X, alpha, S, reference=f, ridge=ridge, control_grad=control_grad)
+    # and against the kernel's own forward loss (P frozen when control_grad is False), gradcheck's default
+    check_fd(model, X, alpha, S, ridge=ridge, control_grad=control_grad)
 
 
 def _loss_frozen_control(model, X, alpha, S, Zt):
@@ -90,9 +106,9 @@ def test_unit_mask_gradient(kind, with_inputs):
     S = rng.normal(size=(NB, T + 1, k)) if with_inputs else None
     mask = np.array([True, False, True, False])
     alpha = forcing.interval(T, 3)
-    loss, grads = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
+    loss, _ = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
     assert loss == pytest.approx(naive.loss(model, X, alpha, S, unit_mask=mask), rel=1e-12)
-    check_grads(model, grads, fd_grad(model, lambda: naive.loss(model, X, alpha, S, unit_mask=mask)))
+    check_fd(model, X, alpha, S, reference=lambda m: naive.loss(m, X, alpha, S, unit_mask=mask), unit_mask=mask)
     # the mask matters: forcing all units gives a different loss
     assert abs(loss - fr.loss_and_grad(model, X, alpha, inputs=S)[0]) > 1e-6
 
