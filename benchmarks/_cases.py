@@ -16,7 +16,7 @@ from fastrnn.optim import Adam
 from fastrnn.training import _Batch, _loss_and_grad
 
 #: Model kinds the suite covers, in table order; those fastrnn does not provide (yet) are skipped.
-KINDS = ("PLRNN", "TanhRNN", "LSTM", "GRU")
+KINDS = ("PLRNN", "TanhRNN", "LSTM", "GRU", "ShPLRNN")     # the ShPLRNN: plain, n_hidden = 8 M (its default)
 LATENT_SIZES = (16, 32, 64, 256)
 DTYPES = ("float32", "float64")
 N_OBS = 3

@@ -61,6 +61,9 @@ def jax_loss_fn(kind):
         if kind == "TanhRNN":
             pre = z @ p["W"].T + p["h"]
             return jnp.tanh(pre + s @ p["C"].T if "C" in p else pre)
+        if kind == "ShPLRNN":                                        # the plain variant (the benchmark's)
+            out = p["A"] * z + jnp.maximum(z @ p["W2"].T + p["h2"], 0.0) @ p["W1"].T + p["h1"]
+            return out + s @ p["C"].T if "C" in p else out
         if kind == "GRU":
             M = z.shape[-1]
             gh = z @ p["W"].T
@@ -191,6 +194,10 @@ def torch_loss(kind, p, X, S, alpha, mask):
             if "C" in p:
                 pre = pre + s @ p["C"].T
             zf = torch.tanh(pre)
+        elif kind == "ShPLRNN":                                      # the plain variant (the benchmark's)
+            zf = p["A"] * z + torch.relu(z @ p["W2"].T + p["h2"]) @ p["W1"].T + p["h1"]
+            if "C" in p:
+                zf = zf + s @ p["C"].T
         elif kind == "GRU":
             M = z.shape[-1]
             gh = z @ p["W"].T

@@ -1,0 +1,311 @@
+"""Shallow PLRNN, z' = A ⊙ z + W1 phi(W2 z + h2) + h1 + C s (Hess et al., ICML 2023): the model's one definition.
+
+phi(u + h2) = relu(u + h2) for the plain model and relu(u + h2) - relu(u) for the clipped one (``clipped=True``),
+whose orbits stay bounded when max |A_i| < 1: phi is bounded by |h2| elementwise, so |z'| <= max|A| |z| + const.
+
+:func:`step_rows` is the step for a block of rows. The training sweep (:func:`forward`) calls it for the windows of a
+batch, the free run (:func:`run`) and the Jacobians (:func:`jacobians`) for a single row, so training, generation,
+Jacobians and Lyapunov spectra evaluate the same floating-point operations. The host glue at the end
+(:func:`free_run`, :func:`loss_grad`, :func:`forward_states`) takes the parameters by name
+(:attr:`fastrnn.ShPLRNN.params`) and the variant as ``clipped``; :data:`PLAIN` and :data:`CLIPPED` bind it, with
+the interface of a kernel module (``KIND``, ``PARAMS``, ``CUTS``, ``free_run``, ``loss_grad``, ``forward_states``),
+for the model class. :mod:`fastrnn.kernels.cuda.shplrnn` is the GPU twin of :func:`loss_grad`.
+"""
+import numpy as np
+from numba import njit
+
+from ..config import FASTMATH
+from . import host
+from ._common import add_inputs, dot_rows, force_rows, gemm_tn, loss_adjoint, observation_grad, residuals
+
+#: Model kind and parameter names (C only with inputs).
+KIND = "ShPLRNN"
+#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
+CUTS = True
+PARAMS = ("A", "W1", "W2", "h1", "h2", "B", "C")
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def step_rows(A, W1t, W2t, h1, h2, Ct, S, b0, t, zp, U, Q, zf, clipped):
+    """Free step of the rows zp (R, M): zf[r] = A ⊙ zp[r] + W1 phi(W2 zp[r] + h2) + h1 + C s, s = S[b0 + r, t].
+
+    W1t = W1^T (H, M), W2t = W2^T (M, H), Ct = C^T (K, M); U (R, H) receives u = W2 zp (without h2), Q (R, H)
+    phi = relu(u + h2) (minus relu(u) if ``clipped``). Two products for all rows: (R, M) x (M, H), (R, H) x (H, M).
+    No fastmath here, as in :func:`fastrnn.kernels.plrnn.step_rows` (cached and fresh compilations must agree).
+    """
+    R, M = zp.shape
+    H = h2.shape[0]
+    dot_rows(zp, W2t, U)                                     # u = W2 z for all these rows at once
+    for r in range(R):
+        for k in range(H):
+            u = U[r, k]
+            q = max(u + h2[k], 0.0)
+            if clipped:
+                q -= max(u, 0.0)
+            Q[r, k] = q
+    dot_rows(Q, W1t, zf)                                     # W1 phi for all these rows at once
+    add_inputs(S, b0, t, Ct, zf)
+    for r in range(R):
+        for i in range(M):
+            zf[r, i] += A[i] * zp[r, i] + h1[i]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def jacobian(A, W1, W2, h2, u, D, J, clipped):
+    """J = diag(A) + W1 diag(d) W2 with d = 1[u + h2 > 0] (minus 1[u > 0] if ``clipped``), u = W2 z; D (M, H)
+    scratch."""
+    M, H = W1.shape
+    for k in range(H):
+        d = 1.0 if u[k] + h2[k] > 0.0 else 0.0
+        if clipped and u[k] > 0.0:
+            d -= 1.0
+        for i in range(M):
+            D[i, k] = W1[i, k] * d
+    dot_rows(D, W2, J)
+    for i in range(M):
+        J[i, i] += A[i]
+
+
+@njit(cache=True, nogil=True)
+def run(A, W1t, W2t, h1, h2, Ct, S, Z, U, Q, clipped):
+    """Free run of one row: Z (n+1, 1, M) holds z_0 in Z[0] on entry, Z[k+1] = F(Z[k], S[0, k]); S (1, n, K);
+    U, Q (1, H) scratch."""
+    for k in range(Z.shape[0] - 1):
+        step_rows(A, W1t, W2t, h1, h2, Ct, S, 0, k, Z[k, 0:1], U, Q, Z[k + 1, 0:1], clipped)
+
+
+@njit(cache=True, nogil=True)
+def jacobians(A, W1, W2, W1t, W2t, h1, h2, Ct, S, J, Z, U, Q, D, clipped):
+    """:func:`run` that also stores J[k] = dF/dz at Z[k] (J (n, M, M)); D (M, H) scratch."""
+    for k in range(Z.shape[0] - 1):
+        step_rows(A, W1t, W2t, h1, h2, Ct, S, 0, k, Z[k, 0:1], U, Q, Z[k + 1, 0:1], clipped)
+        jacobian(A, W1, W2, h2, U[0], D, J[k], clipped)     # u = W2 z_k of the step just taken
+
+
+@njit(cache=True, nogil=True)
+def jacobian_rows(A, W1, W2, W1t, W2t, h1, h2, Ct, S, Z, ZN, U, Q, D, J, clipped):
+    """J[r] = dF/dz at the states Z[r] (R, M), with inputs S (R, 1, K): one :func:`step_rows` for all rows (into
+    ZN, U, Q: (R, M), (R, H), (R, H)) gives u = W2 z as the free run computes it, then :func:`jacobian` per row."""
+    step_rows(A, W1t, W2t, h1, h2, Ct, S, 0, 0, Z, U, Q, ZN, clipped)
+    for r in range(Z.shape[0]):
+        jacobian(A, W1, W2, h2, U[r], D, J[r], clipped)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward(A, W1t, W2t, h1, h2, Ct, B, X, S, alpha, mask, Zt, Z, U, Q, ZF, R, clipped):
+    """Forced forward pass, all windows in lockstep: two products per step for the whole batch.
+
+    Time-major outputs: Z (T+1, nb, M) forced states, U (T, nb, H) = W2 Z[:-1], Q (T, nb, H) = phi, ZF (T, nb, M)
+    free states, R (T, nb, N) residuals x_t - B zf_t. Returns the per-window loss sums (float64).
+    """
+    T1, nb, M = Z.shape
+    for b in range(nb):
+        for i in range(M):
+            Z[0, b, i] = Zt[b, 0, i]
+    for t in range(1, T1):
+        step_rows(A, W1t, W2t, h1, h2, Ct, S, 0, t, Z[t - 1], U[t - 1], Q[t - 1], ZF[t - 1], clipped)
+        force_rows(alpha, mask, Zt, 0, t, ZF[t - 1], Z[t])
+    return residuals(B, X, ZF, R)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def backward(A, W1, W2, h2, B, alpha, mask, Z, U, Q, ZF, R, scale, GF, GU, GZt, gA, gh1, gh2, gW1, gW2, gB,
+             clipped):
+    """Reverse sweep over the lockstep layout of :func:`forward`, then the parameter gradients.
+
+    Writes GF (T, nb, M) = dL/dzf_t, GU (T, nb, H) = dL/du_t (u = W2 z_{t-1}), GZt (nb, T+1, M) = dL/dz~_t, and the
+    gradients gA, gh1, gh2 (float64 accumulators), gW1 = GF^T Q, gW2 = GU^T Z[:-1], gB = -scale R^T ZF.
+    """
+    T, nb, M = GF.shape
+    H = h2.shape[0]
+    loss_adjoint(B, R, scale, GF)                            # GF = -scale R B (the loss terms), then the recursion
+    gz = np.zeros((nb, M), dtype=GF.dtype)
+    gq = np.empty((nb, H), dtype=GF.dtype)
+    for t in range(T, 0, -1):
+        gf = GF[t - 1]
+        for b in range(nb):
+            a = alpha[b, t]
+            if a == 0.0:
+                for i in range(M):
+                    gf[b, i] += gz[b, i]
+                    GZt[b, t, i] = 0.0
+            else:
+                for i in range(M):
+                    w = a * mask[i]
+                    gf[b, i] += (1.0 - w) * gz[b, i]
+                    GZt[b, t, i] = w * gz[b, i]
+        dot_rows(gf, W1, gq)                                 # dL/dphi = W1^T gf for all windows at once
+        u = U[t - 1]
+        gu = GU[t - 1]
+        for b in range(nb):
+            for k in range(H):
+                g = gq[b, k] if u[b, k] + h2[k] > 0.0 else 0.0
+                gh2[k] += g
+                if clipped and u[b, k] > 0.0:
+                    g -= gq[b, k]
+                gu[b, k] = g
+        dot_rows(gu, W2, gz)                                 # W2^T gu
+        zp = Z[t - 1]
+        for b in range(nb):
+            for i in range(M):
+                g = gf[b, i]
+                gz[b, i] += A[i] * g
+                gA[i] += g * zp[b, i]
+                gh1[i] += g
+    for b in range(nb):
+        for i in range(M):
+            GZt[b, 0, i] = gz[b, i]
+    gemm_tn(GF.reshape(T * nb, M), Q.reshape(T * nb, H), gW1)
+    gemm_tn(GU.reshape(T * nb, H), Z[0:T].reshape(T * nb, M), gW2)
+    observation_grad(R, ZF, scale, gB)
+
+
+# ---------------------------------------------------------------- host glue
+def _operands(params):
+    """(A, W1, W2, h1, h2, B, C, W1t, W2t, Ct): C an empty (M, 0) matrix without inputs, transposes C-contiguous."""
+    A, W1, W2, h1, h2, B = (params[k] for k in ("A", "W1", "W2", "h1", "h2", "B"))
+    C = host.input_matrix(params, "C", A.shape[0], W1.dtype)
+    return (A, W1, W2, h1, h2, B, C, np.ascontiguousarray(W1.T), np.ascontiguousarray(W2.T),
+            np.ascontiguousarray(C.T))
+
+
+def free_run(params, z0, S, with_jacobians=False, clipped=False):
+    """Free run from ``z0`` (M,) driven by S (n, K): states (n+1, M) in the parameters' dtype, and with
+    ``with_jacobians`` also J (n, M, M), J[k] = dF/dz at state k."""
+    A, W1, W2, h1, h2, _, _, W1t, W2t, Ct = _operands(params)
+    dtype, M, H, n = W1.dtype, A.shape[0], h2.shape[0], S.shape[0]
+    Z = np.empty((n + 1, 1, M), dtype)
+    Z[0, 0] = z0
+    S3 = np.ascontiguousarray(S, dtype=dtype).reshape(1, n, S.shape[1])
+    U = np.empty((1, H), dtype)
+    Q = np.empty((1, H), dtype)
+    clipped = bool(clipped)
+    if not with_jacobians:
+        run(A, W1t, W2t, h1, h2, Ct, S3, Z, U, Q, clipped)
+        return Z[:, 0]
+    J = np.empty((n, M, M), dtype)
+    jacobians(A, W1, W2, W1t, W2t, h1, h2, Ct, S3, J, Z, U, Q, np.empty((M, H), dtype), clipped)
+    return Z[:, 0], J
+
+
+def state_jacobians(params, Z, S, clipped=False):
+    """Jacobians J (R, M, M) of the free step at the states Z (R, M) with inputs S (R, K), in the parameters'
+    dtype."""
+    A, W1, W2, h1, h2, _, _, W1t, W2t, Ct = _operands(params)
+    dtype, M, H, R = W1.dtype, A.shape[0], h2.shape[0], Z.shape[0]
+    Zc = np.ascontiguousarray(Z, dtype=dtype)
+    S3 = np.ascontiguousarray(S, dtype=dtype).reshape(R, 1, S.shape[1])
+    J = np.empty((R, M, M), dtype)
+    jacobian_rows(A, W1, W2, W1t, W2t, h1, h2, Ct, S3, Zc, np.empty((R, M), dtype), np.empty((R, H), dtype),
+                  np.empty((R, H), dtype), np.empty((M, H), dtype), J, bool(clipped))
+    return J
+
+
+def _sweep(params, X, S, alpha, mask, Zt, backward_too, clipped, alpha_back=None):
+    A, W1, W2, h1, h2, B, C, W1t, W2t, Ct = _operands(params)
+    nb, T1, N = X.shape
+    M, H, K, T = A.shape[0], h2.shape[0], S.shape[2], T1 - 1
+    dtype = W1.dtype
+    clipped = bool(clipped)
+    # time-major work arrays (reused between calls)
+    Z, U, Q, ZF, GF, GU, R, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (T, nb, H), (T, nb, H), (T, nb, M),
+                                                               (T, nb, M), (T, nb, H), (T, nb, N), (nb, T1, M)])
+    with host.serial_blas():
+        losses = forward(A, W1t, W2t, h1, h2, Ct, B, X, S, alpha, mask, Zt, Z, U, Q, ZF, R, clipped)
+        if not backward_too:
+            return losses, Z, ZF
+        scale = 2.0 / (nb * T * N)
+        gA, gh1, gh2 = np.zeros(M), np.zeros(M), np.zeros(H)
+        gW1 = np.empty((M, H), dtype)
+        gW2 = np.empty((H, M), dtype)
+        gB = np.empty((N, M), dtype)
+        ab = alpha if alpha_back is None else alpha_back   # the backward sweep's alpha (gradient cuts)
+        backward(A, W1, W2, h2, B, ab, mask, Z, U, Q, ZF, R, scale, GF, GU, GZt, gA, gh1, gh2, gW1, gW2, gB, clipped)
+    grads = {"A": gA.astype(dtype), "W1": gW1, "W2": gW2, "h1": gh1.astype(dtype), "h2": gh2.astype(dtype),
+             "B": gB}
+    if K:
+        grads["C"] = GF.reshape(-1, M).T @ host.input_rows(S)
+    return losses, grads, GZt
+
+
+def loss_grad(params, X, S, alpha, mask, P, control_grad, clipped=False, cut=None):
+    """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
+
+    Parameters
+    ----------
+    params : dict of str -> ndarray
+        The model's parameters (:attr:`fastrnn.ShPLRNN.params`), one dtype (float32 or float64).
+    X : ndarray (nb, T+1, N)
+        Observation windows in the parameters' dtype, C-contiguous.
+    S : ndarray (nb, T+1, K)
+        Inputs aligned with X (K may be 0).
+    alpha : ndarray (nb, T+1)
+        Forcing weights; ``mask`` (M,) the unit mask; both in the parameters' dtype.
+    P : ndarray (M, N)
+        Control matrix (z~ = P x), float64; cast to the parameters' dtype for the control signal.
+    control_grad : bool
+        Also return dL/dP.
+    clipped : bool
+        The clipped variant, phi = relu(W2 z + h2) - relu(W2 z).
+    cut : ndarray (nb, T+1), optional
+        Gradient cuts (truncated BPTT): where 1, dL/dz_t is not passed back to z_{t-1}; cut steps must be unforced
+        and ``mask`` all ones (:func:`fastrnn.kernels.host.backward_alpha`).
+
+    Returns
+    -------
+    loss : float
+    grads : dict of str -> ndarray
+        dL/dparameter for every entry of ``params`` (the control path through P excluded).
+    G : ndarray (M, N) float64 or None
+        dL/dP, or None if ``control_grad`` is False.
+    """
+    def sweep(*args, **kw):
+        return _sweep(*args, clipped, **kw)
+    if cut is None:
+        return host.loss_grad(sweep, params, X, S, alpha, mask, P, control_grad)
+    return host.loss_grad(sweep, params, X, S, alpha, mask, P, control_grad, cut)
+
+
+def forward_states(params, X, S, alpha, mask, P, clipped=False):
+    """The forced forward pass of :func:`loss_grad` alone: (loss, Z (nb, T+1, M) forced states, ZF (nb, T, M) free
+    states z_f,1 .. z_f,T), window-major copies."""
+    def sweep(*args):
+        return _sweep(*args, clipped)
+    return host.forward_states(sweep, params, X, S, alpha, mask, P)
+
+
+class Variant:
+    """One variant (plain or clipped) of the shallow PLRNN with the interface of a kernel module: ``KIND``,
+    ``PARAMS``, ``clipped``, and ``free_run``, ``state_jacobians``, ``loss_grad``, ``forward_states`` with the
+    variant bound."""
+
+    KIND = KIND
+    PARAMS = PARAMS
+    CUTS = CUTS
+
+    def __init__(self, clipped):
+        self.clipped = bool(clipped)
+
+    def free_run(self, params, z0, S, with_jacobians=False):
+        """:func:`free_run` of this variant."""
+        return free_run(params, z0, S, with_jacobians, self.clipped)
+
+    def state_jacobians(self, params, Z, S):
+        """:func:`state_jacobians` of this variant."""
+        return state_jacobians(params, Z, S, self.clipped)
+
+    def loss_grad(self, params, X, S, alpha, mask, P, control_grad, cut=None):
+        """:func:`loss_grad` of this variant."""
+        return loss_grad(params, X, S, alpha, mask, P, control_grad, self.clipped, cut)
+
+    def forward_states(self, params, X, S, alpha, mask, P):
+        """:func:`forward_states` of this variant."""
+        return forward_states(params, X, S, alpha, mask, P, self.clipped)
+
+    def __repr__(self):
+        return f"fastrnn.kernels.shplrnn.{'CLIPPED' if self.clipped else 'PLAIN'}"
+
+
+#: The plain and the clipped shallow PLRNN, as the model class names them.
+PLAIN = Variant(False)
+CLIPPED = Variant(True)
