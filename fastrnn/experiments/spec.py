@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -16,17 +17,98 @@ from .. import forcing, validation
 from ..models import model_kind
 from ..systems import MAPS, SYSTEMS, system_series
 
-__all__ = ["BASELINES", "DEFAULT_SETTINGS", "SPEC_VERSION", "fit_arguments", "make_spec", "run_id", "split_series"]
+__all__ = ["BASELINES", "DEFAULT_SETTINGS", "SPEC_VERSION", "BaselineRegistry", "fit_arguments", "make_spec",
+           "parse_baseline", "run_id", "split_series"]
 
 #: version of the spec format (part of every spec, hence of every run id)
 SPEC_VERSION = 1
 
-#: baselines without forcing: extra :func:`fastrnn.fit` arguments. "clipping": gradient-norm clipping at 1 (the
-#: paper's baseline); "windowing": every window starts from a zero state, clipping at 1.
-BASELINES = {
-    "clipping": {"clip": 1.0, "initial_state": "control"},
-    "windowing": {"clip": 1.0, "initial_state": "zero"},
+# the baselines without forcing: name -> (fixed fit arguments, the fit argument set by the parameter after a colon
+# or None, its default (None: the parameter is required), its type)
+_BASELINE_KINDS = {
+    "clipping": ({"clip": 1.0, "initial_state": "control"}, "clip", 1.0, float),
+    "value_clipping": ({"initial_state": "control"}, "clip_value", 1.0, float),
+    "windowing": ({"clip": 1.0, "initial_state": "zero"}, None, None, None),
+    "truncated": ({"clip": 1.0, "initial_state": "control"}, "truncate", None, int),
 }
+_BASELINE_FORMS = "'clipping[:THRESHOLD]', 'value_clipping[:THRESHOLD]', 'windowing' or 'truncated:STEPS'"
+
+
+def _baseline_parts(name):
+    """(kind, parameter or None) of a baseline name; ValueError, saying the accepted forms, if malformed."""
+    if not isinstance(name, str):
+        raise ValueError(f"a baseline is a string ({_BASELINE_FORMS}), got {name!r}")
+    kind, _, arg = name.strip().lower().partition(":")
+    if kind not in _BASELINE_KINDS:
+        raise ValueError(f"unknown baseline {name!r}; choose one of {_BASELINE_FORMS}")
+    _, key, default, typ = _BASELINE_KINDS[kind]
+    if not arg:
+        if key is not None and default is None:
+            raise ValueError(f"baseline {kind!r} needs its cut interval in steps after a colon, e.g. '{kind}:50'")
+        return kind, None
+    if key is None:
+        raise ValueError(f"baseline {kind!r} takes no parameter, got {name!r}")
+    try:
+        value = typ(arg) if typ is float else int(arg)
+    except ValueError:
+        raise ValueError(f"invalid baseline {name!r}: {arg!r} is not a {'number' if typ is float else 'whole number'}"
+                         f"; use {_BASELINE_FORMS}") from None
+    if typ is int:
+        validation.check_int(value, key, minimum=1)
+    else:
+        validation.check_float(value, key, minimum=0.0, strict_min=True)
+    return kind, (None if value == default else value)
+
+
+def parse_baseline(name) -> str:
+    """The canonical name of a baseline: ``"clipping"``, ``"clipping:10"``, ``"value_clipping:100"``,
+    ``"windowing"``, ``"truncated:50"`` (a parameter equal to its default is dropped: ``"clipping:1"`` is
+    ``"clipping"``). See :data:`BASELINES`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown or malformed baseline; the message lists the accepted forms.
+    """
+    kind, value = _baseline_parts(name)
+    return kind if value is None else f"{kind}:{value:g}"
+
+
+class BaselineRegistry(Mapping):
+    """The baselines without forcing by name, each mapped to its extra :func:`fastrnn.fit` arguments.
+
+    Iterating gives the kinds; a name may carry its parameter after a colon (:func:`parse_baseline`):
+
+    ==========================  ===================================================================================
+    ``"clipping[:THR]"``        gradient-norm clipping at THR (default 1: the paper's baseline)
+    ``"value_clipping[:THR]"``  element-wise gradient-value clipping at THR (default 1; ``clip_value`` of ``fit``)
+    ``"windowing"``             every window starts from a zero state; norm clipping at 1
+    ``"truncated:STEPS"``       truncated BPTT: the model keeps its own state over the window, the gradient is cut
+                                every STEPS steps (``truncate`` of ``fit``); norm clipping at 1
+    ==========================  ===================================================================================
+    """
+
+    def __getitem__(self, name):
+        try:
+            kind, value = _baseline_parts(name)
+        except ValueError as exc:
+            raise KeyError(str(exc)) from None
+        fixed, key, default, _ = _BASELINE_KINDS[kind]
+        out = dict(fixed)
+        if key is not None:
+            out[key] = default if value is None else value
+        return out
+
+    def __iter__(self):
+        return iter(_BASELINE_KINDS)
+
+    def __len__(self):
+        return len(_BASELINE_KINDS)
+
+
+#: baselines without forcing: name -> extra :func:`fastrnn.fit` arguments (see :class:`BaselineRegistry`).
+#: ``BASELINES["clipping"]`` and ``BASELINES["windowing"]`` are those of earlier versions, so their run ids stand.
+BASELINES = BaselineRegistry()
 
 #: default training and evaluation settings of a run (all can be overridden)
 DEFAULT_SETTINGS = {
@@ -67,7 +149,9 @@ def make_spec(*, data="lorenz", model="PLRNN", forcing_option=None, baseline=Non
         Model name (case-insensitive; see :func:`fastrnn.models.model_kind`).
     forcing_option : int, str or dict
         Forcing option (see :func:`fastrnn.forcing.parse_forcing`); ignored (set to no forcing) for a baseline.
-    baseline : {None, "clipping", "windowing"}
+    baseline : str, optional
+        A baseline without forcing (:data:`BASELINES`): "clipping[:THR]", "value_clipping[:THR]", "windowing" or
+        "truncated:STEPS"; stored in its canonical form (:func:`parse_baseline`).
     seed : int
         Seed of the model's initialisation and of the window draws.
     dt : float, optional
@@ -82,8 +166,8 @@ def make_spec(*, data="lorenz", model="PLRNN", forcing_option=None, baseline=Non
     unknown = set(settings) - set(DEFAULT_SETTINGS)
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")
-    if baseline is not None and baseline not in BASELINES:
-        raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+    if baseline is not None:
+        baseline = parse_baseline(baseline)
     spec = dict(DEFAULT_SETTINGS)
     spec.update(settings)
     if isinstance(data, str) and data.strip().lower() in SYSTEMS:

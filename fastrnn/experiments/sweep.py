@@ -79,7 +79,8 @@ def run_sweep(out_dir, *, data="lorenz", models=("PLRNN", "LSTM"), forcings=(5, 
         Forcing options: intervals in steps, "none", or schedules (see :func:`fastrnn.forcing.parse_forcing`).
     seeds : sequence of int
     baselines : sequence of str
-        Baselines run for every model and seed: "clipping", "windowing".
+        Baselines run for every model and seed: "clipping[:THR]", "value_clipping[:THR]", "windowing",
+        "truncated:STEPS" (see :data:`fastrnn.experiments.BASELINES`).
     dt : float, optional
         Sampling interval in time units per sample (systems: their default; arrays: 1).
     inputs : ndarray (T, K), optional

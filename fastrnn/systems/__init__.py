@@ -182,6 +182,30 @@ Generalised Hénon map (Baier & Klein 1990), :func:`henon3`, 3 columns, hypercha
 defaults a=1.76, b=0.1; transient 1000.  Spectrum: ours (0.2242, 0.1871, -2.7139), two positive exponents, sum
 ``ln b`` (no published value verified; checked against two nearby orbits).
 
+The paper's systems (issue 15)
+------------------------------
+:data:`PAPER_SYSTEMS` and :func:`paper_series` give the data sets of the sparse-forcing paper (Mikhaeil, Monfared &
+Durstewitz 2022, "On the difficulty of learning chaotic dynamics with RNNs") as named settings of the generators
+above, 10^5 samples each by default:
+
+================  ======================================================================================  ==========
+name              system, parameters, sampling interval dt (time units per sample), observed columns      scaling
+================  ======================================================================================  ==========
+``lorenz``        Lorenz, sigma = 10, rho = 38 (sic, the paper's value), beta = 8/3; dt = 0.01; (x, y, z)   global
+``lorenz2d``      the same Lorenz observed in (y, z) only                                                  global
+``rossler``       Rössler, a = 0.15, b = 0.2, c = 10; dt = 0.1 (Rosenstein et al. 1993's benchmark,        columns
+                  lambda_max = 0.090 per time unit, so tau_pred = ln 2 / (0.090 * 0.1) = 77 steps)
+``duffing``       x'' + 0.1 x' - x + x^3 = 0.35 cos(1.4 t); dt = 0.1773; (x, x', drive): the drive as a    columns
+                  third *observed* column, as the paper did
+``duffing_input`` the same oscillator observed in (x, x'), the drive an external input (as a forced        columns
+                  system should be modelled)
+``mackey_glass``  Mackey-Glass, beta = 0.2, gamma = 0.1, n = 10, delay 17; dt = 1 (fastrnn's defaults)      columns
+================  ======================================================================================  ==========
+
+"global" is one z-score over all entries of the observed array jointly (one mean, one standard deviation: the
+published Lorenz data file's scaling, which keeps the columns' relative sizes); "columns" z-scores each column (and
+the Duffing input) on its own. :class:`PaperSeries` records the statistics, so the raw orbit is ``x * std + mean``.
+
 Package layout
 --------------
 :mod:`~fastrnn.systems.fields`
@@ -200,18 +224,24 @@ Package layout
     :func:`system_series`, the standardised series of a system by name.
 :mod:`~fastrnn.systems.reference`
     :func:`lyapunov_spectrum`, reference spectra from the tangent dynamics.
+:mod:`~fastrnn.systems.paper`
+    :data:`PAPER_SYSTEMS` and :func:`paper_series`, the paper's data sets and their scaling; :func:`gtf_benchmark`,
+    the generalised-teacher-forcing benchmark settings (Lorenz-63 with 5 % observation noise).
 """
 from __future__ import annotations
 
-from . import (fields, fields_flows, fields_maps, generators, generators_flows, generators_maps, integrators, reference,
-               registry)
+from . import (fields, fields_flows, fields_maps, generators, generators_flows, generators_maps, integrators, paper,
+               reference, registry)
 from .generators import duffing, henon, logistic, lorenz, mackey_glass, rossler
 from .generators_flows import chen, chua_pwl, halvorsen, lorenz96, thomas
 from .generators_maps import burgers, duffing_map, henon3, ikeda, lozi, tinkerbell
+from .paper import GTF_BENCHMARKS, PAPER_SYSTEMS, GTFBenchmark, PaperSeries, PaperSystem, gtf_benchmark, paper_series
 from .reference import lyapunov_spectrum
 from .registry import MAPS, SYSTEMS, SystemInfo, system_series
 
 __all__ = ["lorenz", "rossler", "duffing", "mackey_glass", "henon", "logistic",
            "chen", "chua_pwl", "thomas", "halvorsen", "lorenz96",
            "ikeda", "tinkerbell", "lozi", "burgers", "duffing_map", "henon3",
-           "lyapunov_spectrum", "SYSTEMS", "MAPS", "SystemInfo", "system_series"]
+           "lyapunov_spectrum", "SYSTEMS", "MAPS", "SystemInfo", "system_series",
+           "PAPER_SYSTEMS", "PaperSeries", "PaperSystem", "paper_series", "GTF_BENCHMARKS", "GTFBenchmark",
+           "gtf_benchmark"]
