@@ -4,7 +4,9 @@ A checkpoint is one ``.npz`` file (no pickling: it is read with ``allow_pickle=F
 
 * the model's parameters (``param.<name>``), its kind, shapes and dtype;
 * Adam's state (``adam.<key>``: step count and both moment estimates) and its current step size;
-* the epoch last completed and the per-epoch history (loss, gradient norm, seconds);
+* the epoch last completed and the per-epoch history (loss, gradient norm, seconds; alpha of an adaptive
+  schedule);
+* the state of an adaptive forcing schedule (:meth:`fastrnn.forcing.Schedule.state_dict`);
 * the state of the random generator's bit generator (window draws and jittered schedules continue from it);
 * the training configuration the run was started with (window length, batch size, batches per epoch, number of
   epochs, forcing option), checked on resume.
@@ -51,6 +53,8 @@ class Checkpoint:
         ``Generator.bit_generator.state`` after the last completed epoch.
     config : dict
         Training configuration the run was started with.
+    schedule : dict
+        The forcing schedule's :meth:`~fastrnn.forcing.Schedule.state_dict` (empty for a stateless one).
     """
 
     epoch: int
@@ -62,9 +66,10 @@ class Checkpoint:
     history: dict
     rng_state: dict
     config: dict
+    schedule: dict = None
 
 
-def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None):
+def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None, schedule=None):
     """Write a checkpoint atomically.
 
     Parameters
@@ -81,6 +86,8 @@ def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None)
         The generator driving the run; its bit generator state is stored.
     config : dict, optional
         JSON-able training configuration, compared on resume.
+    schedule : fastrnn.forcing.Schedule, optional
+        The forcing schedule; its ``state_dict()`` is stored (an adaptive schedule's alpha and step count).
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
@@ -93,6 +100,7 @@ def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None)
         "lr": float(optimizer.lr),
         "rng_state": encode_tagged(rng.bit_generator.state),
         "config": config or {},
+        "schedule": {} if schedule is None else schedule.state_dict(),
     }
     arrays = {"__meta__": np.array(json.dumps(meta))}
     for name, value in model.params.items():
@@ -102,6 +110,8 @@ def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None)
     arrays["history.loss"] = np.asarray(history.loss, dtype=np.float64)
     arrays["history.grad_norm"] = np.asarray(history.grad_norm, dtype=np.float64)
     arrays["history.seconds"] = np.asarray(history.seconds, dtype=np.float64)
+    if getattr(history, "alpha", None):
+        arrays["history.alpha"] = np.asarray(history.alpha, dtype=np.float64)
     atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
@@ -128,18 +138,19 @@ def load_checkpoint(path) -> Checkpoint:
         params = {k[len("param."):]: f[k] for k in f.files if k.startswith("param.")}
         opt = {k[len("adam."):]: f[k] for k in f.files if k.startswith("adam.")}
         opt["lr"] = meta["lr"]
-        history = {k: f[f"history.{k}"].tolist() for k in ("loss", "grad_norm", "seconds")}
+        history = {k: f[f"history.{k}"].tolist() for k in ("loss", "grad_norm", "seconds", "alpha")
+                   if f"history.{k}" in f.files}
     return Checkpoint(epoch=int(meta["epoch"]), kind=meta["kind"], shape=tuple(meta["shape"]), dtype=meta["dtype"],
                       params=params, optimizer=opt, history=history, rng_state=decode_tagged(meta["rng_state"]),
-                      config=meta["config"])
+                      config=meta["config"], schedule=meta.get("schedule", {}))
 
 
-def resume(path, model, optimizer, history, rng, config=None) -> int:
+def resume(path, model, optimizer, history, rng, config=None, schedule=None) -> int:
     """Restore a run from the checkpoint at ``path`` in place; return the first epoch still to do.
 
     The model's parameters are overwritten in place (so ``optimizer``, which holds the live arrays, keeps updating
     them), Adam's state and step size are restored, ``history`` is refilled and ``rng``'s bit generator is set to
-    the stored state.
+    the stored state; an adaptive forcing ``schedule`` gets its stored state back.
 
     Raises
     ------
@@ -168,5 +179,9 @@ def resume(path, model, optimizer, history, rng, config=None) -> int:
     history.loss[:] = ck.history["loss"]
     history.grad_norm[:] = ck.history["grad_norm"]
     history.seconds[:] = ck.history["seconds"]
+    if hasattr(history, "alpha"):
+        history.alpha[:] = ck.history.get("alpha", [])
+    if schedule is not None and ck.schedule:
+        schedule.load_state_dict(ck.schedule)
     rng.bit_generator.state = ck.rng_state
     return ck.epoch + 1

@@ -1,4 +1,5 @@
-"""Adam at the NumPy level (Kingma & Ba, 2015, Algorithm 1), updating parameter arrays in place."""
+"""Adam at the NumPy level (Kingma & Ba, 2015, Algorithm 1) and Rectified Adam (Liu et al., 2020), updating
+parameter arrays in place."""
 from __future__ import annotations
 
 import numpy as np
@@ -94,3 +95,44 @@ class Adam:
         for k in self.params:
             self.m[k][...] = state[f"m.{k}"]
             self.v[k][...] = state[f"v.{k}"]
+
+
+class RAdam(Adam):
+    """Rectified Adam (Liu et al., ICLR 2020): Adam whose adaptive step is switched on only once the variance of its
+    second-moment estimate is tractable, and scaled by the rectification r_t until then.
+
+    With rho_inf = 2 / (1 - beta2) - 1 and rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t), at step t::
+
+        m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2,  m^ = m / (1 - beta1^t)
+        rho_t > 4:  r_t = sqrt((rho_t - 4) (rho_t - 2) rho_inf / ((rho_inf - 4) (rho_inf - 2) rho_t))
+                    p -= lr r_t m^ / (sqrt(v / (1 - beta2^t)) + eps)
+        otherwise:  p -= lr m^                                       (SGD with momentum, the first few steps)
+
+    Parameters, state and checkpoints as :class:`Adam` (the generalised-teacher-forcing paper, Hess et al. 2023,
+    trains with it).
+    """
+
+    def step(self, grads):
+        """Apply one update with ``grads`` (dict keyed like ``params``)."""
+        missing = set(self.params) - set(grads)
+        if missing:
+            raise ValueError(f"grads lacks {sorted(missing)}; pass a gradient for every parameter")
+        self.t += 1
+        b1, b2, t = self.beta1, self.beta2, self.t
+        c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho = rho_inf - 2.0 * t * b2 ** t / c2
+        rect = None
+        if rho > 4.0:
+            rect = np.sqrt((rho - 4.0) * (rho - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
+        for k, p in self.params.items():
+            g = np.asarray(grads[k])
+            m, v = self.m[k], self.v[k]
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            if rect is None:
+                p -= (self.lr * m / c1).astype(p.dtype, copy=False)
+            else:
+                p -= (self.lr * rect * (m / c1) / (np.sqrt(v / c2) + self.eps)).astype(p.dtype, copy=False)

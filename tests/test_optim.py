@@ -71,3 +71,27 @@ def test_fused_update_equals_the_numpy_form_bit_for_bit(dtype):
     for k in fused:
         assert np.array_equal(fused[k], plain[k]) and np.array_equal(o1.m[k], o2.m[k])
         assert np.array_equal(o1.v[k], o2.v[k])
+
+
+def test_radam_is_momentum_sgd_then_rectified_adam():
+    from fastrnn import RAdam
+
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(12, 3))
+    p_r, p_a = np.zeros(3), np.zeros(3)
+    ra, ad = RAdam({"p": p_r}, lr=0.01), Adam({"p": p_a}, lr=0.01)
+    rho_inf = 2 / (1 - 0.999) - 1                                   # 1999
+    for t, g in enumerate(grads, start=1):
+        before_r, before_a = p_r.copy(), p_a.copy()
+        ra.step({"p": g})
+        ad.step({"p": g})
+        np.testing.assert_array_equal(ra.m["p"], ad.m["p"])          # the same moment estimates
+        rho = rho_inf - 2 * t * 0.999 ** t / (1 - 0.999 ** t)
+        if t <= 4:                                                 # rho_1 .. rho_4 <= 4: p -= lr m / (1 - beta1^t)
+            assert rho <= 4
+            np.testing.assert_allclose(p_r - before_r, -0.01 * ra.m["p"] / (1 - 0.9 ** t), rtol=1e-13)
+        else:                                                      # rectified Adam step: r_t times Adam's
+            r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+            assert 0 < r < 1
+            np.testing.assert_allclose(p_r - before_r, r * (p_a - before_a), rtol=1e-12)
+    assert ra.t == 12 and set(ra.state_dict()) == {"t", "m.p", "v.p"}
