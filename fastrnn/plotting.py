@@ -19,7 +19,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .io import atomic_write
 
 __all__ = ["save", "loss_figure", "trajectories_figure", "attractor_figure", "spectra_figure",
-           "jacobian_norms_figure", "divergence_figure", "tau_sweep_figure"]
+           "jacobian_norms_figure", "divergence_figure", "tau_sweep_figure", "reproduction_figure"]
 
 _TRUE_COLOR = "0.25"
 
@@ -272,4 +272,83 @@ def tau_sweep_figure(rows, *, tau_steps=None):
         ax.set_ylabel(name)
     axes[0].legend(fontsize=7)
     fig.suptitle("tau sweep: reconstruction quality against the forcing interval")
+    return fig
+
+
+def reproduction_figure(rows, *, xlabel, tau_steps=None, paper_tau_steps=None, title=None):
+    """D_stsp and D_H of a reproduced experiment against its parameter (tau, threshold, window), beside the
+    paper's values.
+
+    One colour per model; sparse forcing solid, baselines dashed (a second baseline kind dash-dotted).
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per (line, parameter value): ``model``, ``series`` (the line's label), ``x`` (the parameter, or None:
+        drawn as a horizontal line), ``baseline`` (drawn dashed), ``D_stsp_runs`` and ``D_H_runs`` (per-run values,
+        None where absent), ``paper_D_stsp`` and ``paper_D_H`` (a number, a [low, high] span or None; drawn as
+        crosses, a span as a shaded band or bar). A point on the axis without any value (training diverged or the
+        measure is undefined) is an open triangle at the top.
+    xlabel : str
+    tau_steps : float, optional
+        The data's predictability time in steps (solid vertical line).
+    paper_tau_steps : float, optional
+        The paper's (dotted vertical line).
+    title : str, optional
+    """
+    fig = Figure(figsize=(11, 4.2))
+    axes = fig.subplots(1, 2)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    names = list(dict.fromkeys(r["series"] for r in rows))
+    xs = sorted({r["x"] for r in rows if r["x"] is not None})
+    for ax, key, label in ((axes[0], "D_stsp", "D_stsp, legacy (nats)"), (axes[1], "D_H", "D_H, legacy")):
+        n_base = {}
+        for name in names:
+            mine = [r for r in rows if r["series"] == name]
+            c = f"C{models.index(mine[0]['model']) % 10}"
+            if mine[0]["baseline"]:
+                n_base[mine[0]["model"]] = n_base.get(mine[0]["model"], 0) + 1
+                ls = "--" if n_base[mine[0]["model"]] % 2 else "-."
+            else:
+                ls = "-"
+            pts = [(r["x"], [v for v in r[key + "_runs"] if v is not None], r["paper_" + key]) for r in mine]
+            curve = sorted((x, float(np.mean(v))) for x, v, _ in pts if x is not None and v)
+            if curve:
+                ax.plot(*zip(*curve), ls=ls, marker="o", ms=4, color=c, label=name)
+            for x, v, paper in pts:
+                if x is None and v:
+                    ax.axhline(float(np.mean(v)), color=c, ls=ls, lw=1.2, label=name)
+                if x is not None and not v:       # no value (diverged or undefined): a triangle at the top
+                    ax.plot([x], [0.97], "^", color=c, ms=7, mfc="none", transform=ax.get_xaxis_transform())
+                if paper is None:
+                    continue
+                span = isinstance(paper, (list, tuple))
+                if x is None and span:
+                    ax.axhspan(paper[0], paper[1], color=c, alpha=0.15)
+                elif x is None:
+                    ax.axhline(paper, color=c, ls=":", lw=1)
+                elif span:
+                    ax.vlines(x, paper[0], paper[1], color=c, lw=3, alpha=0.5)
+                else:
+                    ax.plot([x], [paper], "x", color=c, ms=7, mew=1.5)
+        for t, style, what in ((tau_steps, "-", "data"), (paper_tau_steps, ":", "paper")):
+            if t is not None and xs and math.isfinite(t):
+                ax.axvline(t, color="0.3", ls=style, lw=1.0, label=f"tau_pred ({what}) = {t:.0f} steps")
+        if xs:
+            ax.set_xscale("log")
+            ax.set_xticks(xs, [f"{x:g}" for x in xs], minor=False)
+            ax.minorticks_off()
+        else:
+            ax.set_xticks([])
+        if key == "D_stsp":
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(0.0, 1.0)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+    for ax in axes:
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(title or "reproduced experiment: fastrnn (lines) and the paper (crosses)")
+    fig.text(0.5, -0.02, "open triangles at the top: no value (training diverged or the measure is undefined)",
+             ha="center", fontsize=7)
     return fig

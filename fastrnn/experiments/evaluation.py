@@ -49,7 +49,8 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
       ``D_stsp_legacy`` with ``convention="legacy"``), in nats; ``D_stsp_starts`` lists every start's value (None
       where that run diverged) and ``D_stsp_worst`` is the largest (None if any run diverged);
     * ``D_H``: median over the starts of :func:`fastrnn.metrics.power_spectrum_distance` (default convention), in
-      [0, 1], and ``D_H_starts``;
+      [0, 1], and ``D_H_starts``; ``D_H_legacy`` with ``convention="legacy"`` (None where the generated series is
+      shorter than the data, the data hold fewer than 200 samples, or the measure is undefined);
     * the Lyapunov spectrum of the model's free-running map from ``x_test[0]``
       (:func:`fastrnn.lyapunov.lyapunov_spectrum`, ``lyapunov_steps`` steps after ``transient``):
       ``lyapunov_per_step`` (all exponents, per step) and ``lambda_1`` (the largest, per time unit: per step /
@@ -93,7 +94,7 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
         s_gen = None
     ref = x_test if inputs is None else x_test[transient:]
     starts = np.arange(n_starts) * T // n_starts           # x_test[k T // n_starts], k = 0 .. n_starts - 1
-    d_stsp, d_legacy, d_h = [], [], []
+    d_stsp, d_legacy, d_h, d_h_legacy = [], [], [], []
     for i in starts:
         X = free_run(model, x_test[i], transient + n_gen, s_gen, x_test)
         if X is None:
@@ -104,6 +105,8 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
         d_legacy.append(finite_or_none(metrics.state_space_divergence(ref, gen, convention="legacy")))
         # None where the measure is undefined (e.g. a generated series that is flat within every Welch segment)
         d_h.append(finite_or_none(metrics.power_spectrum_distance(ref, gen)))
+        if gen.shape[0] >= ref.shape[0] >= 200:   # the legacy D_H: 50 chunks of >= 4 samples, none shorter in gen
+            d_h_legacy.append(finite_or_none(metrics.power_spectrum_distance(ref, gen, convention="legacy")))
     n_div = sum(1 for d in d_stsp if math.isinf(d))
     out["n_starts"] = len(starts)
     out["n_diverged"] = n_div
@@ -117,6 +120,8 @@ def evaluate_model(model, x_test, *, dt=1.0, inputs=None, transient=1000, n_gen=
         spectral = [v for v in d_h if v is not None]
         out["D_H"] = float(np.median(spectral)) if spectral else None
         out["D_H_starts"] = d_h
+        legacy_h = [v for v in d_h_legacy if v is not None]
+        out["D_H_legacy"] = float(np.median(legacy_h)) if legacy_h else None
     if lyapunov_steps:
         s_lyap = None
         if inputs is not None:
