@@ -33,8 +33,8 @@ demo: native
 # The CUDA kernels are tested under Numba's CUDA simulator in a separate process, so the simulator never leaks into
 # the other tests (it must be enabled before numba is imported).
 test: native
-	$(PY) -m pytest -q tests --ignore=tests/test_cuda.py
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/test_cuda.py
+	$(PY) -m pytest -q tests --ignore=tests/test_cuda.py --ignore=tests/test_shplrnn_cuda.py
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/test_cuda.py tests/test_shplrnn_cuda.py
 
 # Peers (JAX, PyTorch) for the comparisons; torch pinned to the CPU build (a plain `torch` pulls a multi-GB CUDA one).
 bench: native

@@ -1,5 +1,5 @@
-"""The ``fastrnn`` command: demo, train, evaluate, lyapunov, sweep — argument parsing and thin commands over
-:mod:`fastrnn.experiments`, :mod:`fastrnn.datafiles` and the library.
+"""The ``fastrnn`` command: demo, train, evaluate, lyapunov, sweep, reproduce — argument parsing and thin commands
+over :mod:`fastrnn.experiments`, :mod:`fastrnn.datafiles` and the library.
 
 Run ``fastrnn --help`` or ``fastrnn <command> --help``. Every error is reported as one line on stderr
 (``fastrnn <command>: error: ...``) with exit status 1 (2 for a malformed command line).
@@ -34,6 +34,14 @@ def _model_name(text):
     from .models import model_kind
     try:
         return model_kind(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _baseline_name(text):
+    from .experiments.spec import parse_baseline
+    try:
+        return parse_baseline(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -82,23 +90,50 @@ def _segments(x, s, args, label):
 
 
 # ------------------------------------------------------------------ commands
+def _observation(args):
+    """The (unfitted) observation pipeline named on the command line."""
+    from .observation import Observation
+
+    return Observation(args.column, _preprocess_steps(args), args.embed, standardize=not getattr(args, "raw", False))
+
+
+def _observed(x, s, args, label):
+    """Fit the observation pipeline on the training series (or its segments) and apply it: (y, s, obs, segs, x)."""
+    x, s, segs = _segments(x, s, args, label)
+    obs = _observation(args).fit(x)
+    y, s = obs.apply(x), obs.align_inputs(s)
+    if obs.steps or obs.embed:
+        _say(args.quiet, f"observation: {obs.describe()} ({obs.n_obs()} observed column(s))")
+    if isinstance(y, list) and obs.window:        # segments shorter than a window after the embedding
+        keep = [i for i, v in enumerate(y) if len(v) > args.seq_len]
+        if not keep:
+            raise CommandError(f"no segment is longer than --seq-len {args.seq_len} after the embedding "
+                               f"(window {obs.window}); use a smaller --seq-len or --embed")
+        segs.dropped = sorted(segs.dropped + [segs.spans[i] for i in range(len(y)) if i not in keep])
+        segs.spans = [segs.spans[i] for i in keep]
+        y, x = [y[i] for i in keep], [x[i] for i in keep]
+        s = None if s is None else [s[i] for i in keep]
+    if isinstance(y, list) and len(y) == 1:
+        y, x, s = y[0], x[0], (None if s is None else s[0])
+    return y, s, obs, segs, x
+
+
 def _cmd_train(args):
     import numpy as np
 
+    from .datafiles import load_series
     from .experiments.train import metadata_path, save_trained, train_model
     from .forcing import forcing_label
 
-    from .datafiles import load_series
-
-    x, s, dt, label, scaling = load_series(args.data, n_steps=args.n_steps, dt=args.dt, inputs=args.inputs,
-                                           raw=args.raw, allow_gaps=True)
-    x, s, segs = _segments(x, s, args, label)
+    x, s, dt, label, _ = load_series(args.data, n_steps=args.n_steps, dt=args.dt, inputs=args.inputs, raw=True,
+                                     allow_gaps=True)
+    y, s, obs, segs, x = _observed(x, s, args, label)
     if args.tau == "auto":
         from .timeseries import suggest_tau
-        longest = x if segs is None else max(segs.series, key=len)
-        _say(args.quiet, f"estimating lambda_max of {label} (first column"
+        longest = max(x, key=len) if isinstance(x, list) else x
+        _say(args.quiet, f"estimating lambda_max of {label} (first column, preprocessed"
                          + (", longest segment" if segs is not None else "") + ") to set tau ...")
-        sug = _estimate_caught(suggest_tau, longest[:, 0], dt=dt)
+        sug = _estimate_caught(suggest_tau, obs.apply(longest, embed=False)[:, 0], dt=dt)
         option = {"kind": "tau", "tau": sug.tau}
         _warn("train", sug.estimate.warnings)
         _say(args.quiet, f"lambda_max = {sug.lambda_max:.4g} [{sug.estimate.lambda_low:.4g}, "
@@ -108,11 +143,12 @@ def _cmd_train(args):
         option = args.tau
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     model, hist, option = train_model(
-        x, s, model=args.model, n_latent=args.n_latent, forcing_option=option, baseline=args.baseline,
+        y, s, model=args.model, n_latent=args.n_latent, forcing_option=option, baseline=args.baseline,
         clip=args.clip, seq_len=args.seq_len, batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch,
         n_epochs=args.epochs, lr=args.lr, lr_end=args.lr_end, dtype=args.dtype, seed=args.seed,
         progress=not args.quiet, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-    meta = {"data": label, "dt": dt, "scaling": scaling, "model": args.model, "n_latent": args.n_latent,
+    meta = {"data": label, "dt": dt, "model": args.model, "n_latent": args.n_latent, "observation": obs.to_dict(),
+            "scaling": None if obs.mean is None else {"mean": obs.mean.tolist(), "std": obs.std.tolist()},
             "segments": None if segs is None else {"spans": segs.spans, "dropped": segs.dropped,
                                                    "filled": segs.filled, "fill_gaps": args.fill_gaps},
             "forcing": forcing_label(option), "baseline": args.baseline, "seed": args.seed,
@@ -123,10 +159,43 @@ def _cmd_train(args):
     return 0
 
 
-def _cmd_evaluate(args):
+def _evaluation_data(args, meta, n_obs):
+    """(series or segments, inputs, spans or None, dt, label) of ``fastrnn evaluate``, observed like the training
+    data: through the recorded observation pipeline (no refitting), or with the recorded scaling (older models)."""
     import numpy as np
 
     from .datafiles import finite_segments
+    from .observation import Observation
+
+    rec = meta.get("observation")
+    if rec and args.raw and rec.get("standardize", True):
+        raise CommandError("the model's recorded observation pipeline z-scores with the training statistics; drop "
+                           "--raw")
+    if rec:
+        args.raw = True                          # the recorded pipeline scales the raw file with the training stats
+    x, s, dt, label, _ = _load(args.data, args, scaling=None if rec else meta.get("scaling"), allow_gaps=True)
+    n_cols = rec["n_columns"] if rec else n_obs
+    if x.shape[1] != n_cols:
+        what = "" if n_cols == n_obs else (f" (trained on data with {n_cols}, observed as {n_obs} through "
+                                           f"{Observation.from_dict(rec).describe()})")
+        raise CommandError(f"the data have {x.shape[1]} columns but the model observes {n_obs}{what}; pass the "
+                           f"series the model was trained on")
+    if args.n_test:
+        x = x[-args.n_test:]
+        s = None if s is None else s[-args.n_test:]
+    spans, obs = None, (Observation.from_dict(rec) if rec else None)
+    if not np.isfinite(x).all():                 # a file with gaps: each finite segment on its own, as in training
+        segs = finite_segments(x, fill_gaps=(meta.get("segments") or {}).get("fill_gaps", 0),
+                               min_length=100 + (obs.window if obs else 0))
+        _say(args.quiet, f"{label} has gaps: {segs.summary()}; evaluating each segment")
+        x, spans = segs.series, segs.spans
+        s = None if s is None else [s[a:b] for a, b in spans]
+    if obs is not None:
+        x, s = obs.apply(x), obs.align_inputs(s)
+    return x, s, spans, dt, label
+
+
+def _cmd_evaluate(args):
     from .experiments import evaluate_model, evaluate_segments
     from .experiments.train import load_trained
 
@@ -135,26 +204,18 @@ def _cmd_evaluate(args):
     model, meta = load_trained(args.model)
     if args.dt is None and meta.get("dt"):
         args.dt = meta["dt"]
-    x, s, dt, label, _ = _load(args.data, args, scaling=meta.get("scaling"), allow_gaps=True)
-    if x.shape[1] != model.n_obs:
-        raise CommandError(f"the data have {x.shape[1]} columns but the model observes {model.n_obs}; pass the "
-                           f"series the model was trained on")
+    x, s, spans, dt, label = _evaluation_data(args, meta, model.n_obs)
     if (s is None) != (model.n_inputs == 0):
         raise CommandError(f"the model has {model.n_inputs} inputs: pass --inputs FILE with one row per time step"
                            if model.n_inputs else "the model has no inputs; drop --inputs")
-    if args.n_test:
-        x = x[-args.n_test:]
-        s = None if s is None else s[-args.n_test:]
-    _say(args.quiet, f"evaluating {model!r} on {label} ({x.shape[0]} samples) ...")
+    n = sum(len(v) for v in x) if spans is not None else x.shape[0]
+    _say(args.quiet, f"evaluating {model!r} on {label} ({n} samples) ...")
     kwargs = dict(dt=dt, transient=args.transient, lyapunov_steps=args.lyapunov_steps, rng=args.seed,
                   n_starts=args.starts)
-    if np.isfinite(x).all():
+    if spans is None:
         res = evaluate_model(model, x, inputs=s, **kwargs)
-    else:                                        # a file with gaps: each finite segment on its own, as in training
-        segs = finite_segments(x, fill_gaps=(meta.get("segments") or {}).get("fill_gaps", 0), min_length=100)
-        _say(args.quiet, f"{label} has gaps: {segs.summary()}; evaluating each segment")
-        cut = None if s is None else [s[a:b] for a, b in segs.spans]
-        res = evaluate_segments(model, segs.series, segs.spans, inputs=cut, **kwargs)
+    else:
+        res = evaluate_segments(model, x, spans, inputs=s, **kwargs)
     _emit({"model": args.model, "data": label, "dt": dt, **res}, args.json, args.quiet)
     return 0
 
@@ -247,7 +308,7 @@ def _lyapunov_of_data(args):
     _say(args.quiet, f"lambda_max = {est.lambda_max:.4g} [{est.lambda_low:.4g}, {est.lambda_high:.4g}] per time unit; "
                      f"tau = {sug.tau} steps [{sug.tau_low}, {sug.tau_high}], tau_pred = {sug.tau_pred:.4g} "
                      f"[{sug.tau_pred_low:.4g}, {sug.tau_pred_high:.4g}] time units")
-    res = {"data": args.source, "dt": dt, "method": args.method, "preprocessing": steps,
+    res = {"data": args.source, "dt": dt, "method": sug.estimate.method, "preprocessing": steps,
            "lambda_max": est.lambda_max, "lambda_low": est.lambda_low, "lambda_high": est.lambda_high,
            "per_step": est.per_step, "fit_range": list(est.fit_range), "r2": est.r2, "dim": est.dim, "lag": est.lag,
            "tau_pred": sug.tau_pred, "tau_pred_low": sug.tau_pred_low, "tau_pred_high": sug.tau_pred_high,
@@ -297,11 +358,43 @@ def _cmd_sweep(args):
     return 0
 
 
+def _cmd_reproduce(args):
+    from .experiments.cluster import require_distributed
+    from .experiments.reproduce import reproduce_experiment
+
+    require_distributed()
+    budget = "full" if args.full else "tiny" if args.tiny else "quick"
+    out = args.out or os.path.join("out", "reproduce", f"{args.experiment}-{budget}")
+    res = reproduce_experiment(args.experiment, out, budget=budget, scheduler=args.scheduler,
+                               n_workers=args.workers, progress=not args.quiet)
+    print(res.markdown)
+    _say(args.quiet, f"{res.executed} run(s) executed, {res.skipped} reused (already finished); table in "
+                     f"{res.paths['table_md']}" + (f", figure {res.paths['figure']}" if "figure" in res.paths
+                                                    else ""))
+    for rid, err in res.failed:
+        print(f"fastrnn reproduce: run {rid} failed: {err}", file=sys.stderr)
+    return 1 if res.failed else 0
+
+
 def _cmd_demo(args):
     from .experiments import run_demo
 
-    report = run_demo(args.out, quiet=args.quiet, n_workers=args.workers, fresh=args.fresh, seed=args.seed,
-                      scheduler=args.scheduler, **_settings_from(args))
+    common = dict(quiet=args.quiet, n_workers=args.workers, fresh=args.fresh, seed=args.seed,
+                  scheduler=args.scheduler, **_settings_from(args))
+    if args.data is None:
+        given = [f"--{k.replace('_', '-')}" for k in ("dt", "column", "embed", "detrend", "cycle", "denoise")
+                 if getattr(args, k) is not None]
+        if given:
+            raise CommandError(f"{', '.join(given)} apply to a data file: add --data FILE (without it, the demo is "
+                               f"the Lorenz demo)")
+        report = run_demo(args.out or "out/demo", **common)
+    else:
+        from .experiments import run_data_demo
+
+        if args.dt is not None and not args.dt > 0:
+            raise CommandError(f"--dt must be > 0 (the sampling interval in time units per sample), got {args.dt}")
+        report = run_data_demo(args.data, args.out or "out/demo_data", dt=args.dt or 1.0, columns=args.column,
+                               steps=_preprocess_steps(args), embed=args.embed or "auto", **common)
     print(report["markdown"])
     return 3 if args.check and not report["checks"]["all_passed"] else 0
 
@@ -326,10 +419,45 @@ def _add_training_options(p, *, defaults, note="(default %(default)s)"):
                         "faster)")
 
 
+def _add_preprocessing_options(p, before):
+    """The preprocessing group (fastrnn.preprocessing), shared by lyapunov, train and demo."""
+    g = p.add_argument_group(f"preprocessing of data, applied in this order {before} (fastrnn.preprocessing)")
+    g.add_argument("--detrend", choices=("linear", "polynomial", "moving_average"), default=None,
+                   help="remove a trend: a straight line, a polynomial (--detrend-order) or a centred moving average "
+                   "(--detrend-window)")
+    g.add_argument("--detrend-order", type=int, default=2, metavar="K", help="polynomial degree (default 2)")
+    g.add_argument("--detrend-window", type=int, default=None, metavar="W", help="moving-average window (samples)")
+    g.add_argument("--cycle", type=float, default=None, metavar="P",
+                   help="remove the mean cycle of period P samples (e.g. 365.25 for a yearly cycle in daily data)")
+    g.add_argument("--denoise", choices=("schreiber", "projective"), default=None,
+                   help="nonlinear noise reduction: Schreiber's locally constant or the locally projective method")
+    g.add_argument("--denoise-dim", type=int, default=None, metavar="M", help="embedding dimension (default 7)")
+    g.add_argument("--denoise-lag", type=int, default=None, metavar="L", help="embedding lag in samples (default 1)")
+    g.add_argument("--denoise-radius", type=float, default=None, metavar="R",
+                   help="neighbourhood radius in the data's units (default: from the estimated noise level)")
+    g.add_argument("--denoise-q", type=int, default=None, metavar="Q", help="projective: manifold dimension "
+                   "(default 2)")
+    g.add_argument("--denoise-iter", dest="denoise_n_iter", type=int, default=None, metavar="N",
+                   help="iterations (default 3 schreiber, 4 projective)")
+    return g
+
+
+def _add_observation_options(p, *, embed_default, embed_note="(default %(default)s)"):
+    """The observation pipeline (fastrnn.observation) of train and demo: columns, preprocessing, embedding."""
+    g = _add_preprocessing_options(p, "after choosing the columns, then z-score and delay embedding")
+    g.add_argument("--column", "--columns", dest="column", type=_int_list, default=None, metavar="C[,C...]",
+                   help="columns of the data file used, 0-based (default: all)")
+    g.add_argument("--embed", default=embed_default, metavar="auto|M,LAG|none",
+                   help="delay embedding as the model's observation space: M delays of LAG samples, 'auto' (lag "
+                   "from the mutual information, dimension by Cao's rule, recorded resolved) or 'none' "
+                   f"{embed_note}; it shortens each series or segment by (M - 1) * LAG samples")
+
+
 def build_parser():
     """The argparse parser of the ``fastrnn`` command."""
     from . import __version__
     from .experiments import DEFAULT_SETTINGS, DEMO_SETTINGS
+    from .experiments.reproduce import EXPERIMENTS as REPRODUCE_EXPERIMENTS
 
     parser = _Parser(prog="fastrnn", description="Sparsely forced BPTT for recurrent networks that reconstruct "
                      "chaotic dynamics. Data files are .npy or .csv arrays (T, N) with time along the first axis; "
@@ -337,12 +465,19 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"fastrnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("demo", help="Lorenz end to end: lambda_max -> tau_pred -> four models vs the clipping "
-                       "baseline -> report and figures",
+    p = sub.add_parser("demo", help="Lorenz (or --data FILE) end to end: lambda_max -> tau_pred -> four models vs "
+                       "the clipping baseline -> report and figures",
                        description="Lorenz end to end: lambda_max from data -> tau_pred -> PLRNN, TanhRNN, LSTM and "
                        "GRU with sparse forcing at tau_pred and without forcing with gradient clipping -> D_stsp, "
-                       "D_H, Lyapunov spectra -> report.md, report.json and figures.")
-    p.add_argument("--out", default="out/demo", help="output directory (default %(default)s)")
+                       "D_H, Lyapunov spectra -> report.md, report.json and figures. With --data FILE: the same "
+                       "workflow on your own measured series, after the observation pipeline (--column, "
+                       "preprocessing, --embed).")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="run the workflow on your own measured series (.npy/.csv, time along the first axis) "
+                   "instead of Lorenz: preprocessing, delay embedding, lambda_max -> tau, the four models, evaluation "
+                   "on the held-out last quarter (at most 5000 samples)")
+    p.add_argument("--dt", type=float, default=None, help="with --data: time units per sample (default 1)")
+    p.add_argument("--out", default=None, help="output directory (default out/demo, with --data out/demo_data)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: min(2, CPUs))")
     p.add_argument("--scheduler", default=None, help="use an existing Dask scheduler (tcp://host:port)")
     p.add_argument("--fresh", action="store_true", help="retrain even if finished runs exist in --out")
@@ -352,20 +487,26 @@ def build_parser():
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     _add_training_options(p, defaults={k: v for k, v in DEMO_SETTINGS.items()},
                           note="(default: per model, see fastrnn.experiments.DEMO_MODEL_SETTINGS)")
+    _add_observation_options(p, embed_default=None, embed_note="(with --data; default auto)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("train", help="train a model on a data file or a system",
                        description="Train a model by sparsely forced BPTT and save it (.npz, with a .json of "
-                       "metadata: scaling, dt, forcing, loss history). File data are z-scored per column unless "
-                       "--raw.")
+                       "metadata: the observation pipeline, dt, forcing, loss history). The data go through the "
+                       "observation pipeline: the chosen columns (--column), preprocessing (--detrend, --cycle, "
+                       "--denoise), a per-column z-score (unless --raw) and a delay embedding (--embed); `fastrnn "
+                       "evaluate` applies the recorded pipeline, with the training statistics, to new data.")
     p.add_argument("data", help="data file (.npy/.csv, (T, N)) or system name (e.g. lorenz)")
     p.add_argument("--model", type=_model_name, default="PLRNN", help="PLRNN, TanhRNN, LSTM or GRU "
                    "(default PLRNN)")
-    p.add_argument("--tau", default="auto", help="forcing: an interval in steps, 'auto' (ln 2 / lambda_max of the "
-                   "data), 'none', 'annealed:T', 'jittered:T:D', 'alpha:A' or 'alpha:A:B' (default auto)")
-    p.add_argument("--baseline", choices=("clipping", "windowing"), default=None,
-                   help="train a baseline without forcing instead (clipping: gradient-norm clipping at 1; "
-                   "windowing: every window starts from a zero state)")
+    p.add_argument("--tau", "--forcing", dest="tau", default="auto", help="forcing: an interval in steps, 'auto' "
+                   "(ln 2 / lambda_max of the data), 'none', 'annealed:T', 'jittered:T:D', 'alpha:A' (or 'gtf:A'), "
+                   "'alpha:A:B' or 'agtf' (adaptive alpha; 'agtf:GAMMA:K') (default auto)")
+    p.add_argument("--baseline", type=_baseline_name, default=None,
+                   help="train a baseline without forcing instead: 'clipping[:THR]' (gradient-norm clipping at THR, "
+                   "default 1), 'value_clipping[:THR]' (element-wise gradient clipping at THR, default 1), "
+                   "'windowing' (every window starts from a zero state) or 'truncated:STEPS' (truncated BPTT, the "
+                   "gradient cut every STEPS steps)")
     p.add_argument("--clip", type=float, default=None, help="clip the gradient norm to this value")
     p.add_argument("--inputs", default=None, help="file of external inputs (T, K) aligned with the data")
     p.add_argument("--dt", type=float, default=None, help="time units per sample (default: the system's, or 1)")
@@ -382,6 +523,7 @@ def build_parser():
     p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (default 1)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_training_options(p, defaults=DEFAULT_SETTINGS)
+    _add_observation_options(p, embed_default="none")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="D_stsp, D_H and Lyapunov spectrum of a saved model against data",
@@ -411,33 +553,17 @@ def build_parser():
     p = sub.add_parser("lyapunov", help="Lyapunov spectrum of a saved model, lambda_max of data, or a "
                        "system's reference spectrum",
                        description="SOURCE is a model file (.npz: its spectrum, per step and per time unit), a "
-                       "data file (.npy/.csv: lambda_max by Rosenstein's method with automatic embedding, and "
+                       "data file (.npy/.csv: lambda_max from divergence curves with automatic embedding, and "
                        "tau_pred), or a system name (its reference spectrum from the tangent dynamics).")
     p.add_argument("source", help="model .npz, data .npy/.csv, or system name")
     p.add_argument("--dt", type=float, default=None, help="time units per sample")
     p.add_argument("--n-steps", type=int, default=20000, help="steps averaged (default %(default)s)")
     p.add_argument("--transient", type=int, default=1000, help="steps discarded first (default %(default)s)")
     p.add_argument("--joint", action="store_true", help="data: embed all columns jointly (default: first column)")
-    p.add_argument("--method", choices=("rosenstein", "kantz"), default="rosenstein",
-                   help="data: divergence curves of Rosenstein et al. (default) or Kantz (less biased by noise)")
-    g = p.add_argument_group("preprocessing of data, applied in this order before lambda_max (fastrnn.preprocessing)")
-    g.add_argument("--detrend", choices=("linear", "polynomial", "moving_average"), default=None,
-                   help="remove a trend: a straight line, a polynomial (--detrend-order) or a centred moving average "
-                   "(--detrend-window)")
-    g.add_argument("--detrend-order", type=int, default=2, metavar="K", help="polynomial degree (default 2)")
-    g.add_argument("--detrend-window", type=int, default=None, metavar="W", help="moving-average window (samples)")
-    g.add_argument("--cycle", type=float, default=None, metavar="P",
-                   help="remove the mean cycle of period P samples (e.g. 365.25 for a yearly cycle in daily data)")
-    g.add_argument("--denoise", choices=("schreiber", "projective"), default=None,
-                   help="nonlinear noise reduction: Schreiber's locally constant or the locally projective method")
-    g.add_argument("--denoise-dim", type=int, default=None, metavar="M", help="embedding dimension (default 7)")
-    g.add_argument("--denoise-lag", type=int, default=None, metavar="L", help="embedding lag in samples (default 1)")
-    g.add_argument("--denoise-radius", type=float, default=None, metavar="R",
-                   help="neighbourhood radius in the data's units (default: from the estimated noise level)")
-    g.add_argument("--denoise-q", type=int, default=None, metavar="Q", help="projective: manifold dimension "
-                   "(default 2)")
-    g.add_argument("--denoise-iter", dest="denoise_n_iter", type=int, default=None, metavar="N",
-                   help="iterations (default 3 schreiber, 4 projective)")
+    p.add_argument("--method", choices=("auto", "rosenstein", "kantz"), default="auto",
+                   help="data: divergence curves of Rosenstein et al. or Kantz; auto (default): Rosenstein for "
+                        "finely sampled flows, Kantz over three radii for maps and coarsely sampled series")
+    _add_preprocessing_options(p, "before lambda_max")
     p.add_argument("--plot", default=None, help="data: write the divergence curve with its fit to this image")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the result to this file")
@@ -454,7 +580,8 @@ def build_parser():
     p.add_argument("--forcings", "--taus", dest="forcings", default="5,10,25,50,100,200",
                    help="comma-separated forcing options: intervals in steps or schedules (default %(default)s)")
     p.add_argument("--seeds", type=_int_list, default=[0, 1], help="comma-separated seeds (default 0,1)")
-    p.add_argument("--baselines", default="", help="comma-separated baselines: clipping, windowing")
+    p.add_argument("--baselines", default="", help="comma-separated baselines: clipping[:THR], "
+                   "value_clipping[:THR], windowing, truncated:STEPS")
     p.add_argument("--dt", type=float, default=None, help="time units per sample")
     p.add_argument("--n-steps", type=int, default=None, help="samples generated for a system")
     p.add_argument("--n-test", type=int, default=None, help="samples held out for evaluation")
@@ -466,6 +593,27 @@ def build_parser():
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_training_options(p, defaults=DEFAULT_SETTINGS)
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("reproduce", help="one of the paper's experiments beside its published numbers",
+                       description="Run one experiment of the sparse-forcing paper (Mikhaeil et al. 2022) on Dask "
+                       "and write table.md, table.json and figure.png in --out: D_stsp and D_H (the paper's "
+                       "legacy measures and fastrnn's) per model and setting, mean +- sd over seeds, beside the "
+                       "paper's values, and the data's tau_pred beside the paper's. Rerunning reuses finished runs "
+                       "(an interrupted experiment resumes).")
+    p.add_argument("experiment", choices=list(REPRODUCE_EXPERIMENTS), metavar="EXPERIMENT",
+                   help=f"one of {', '.join(REPRODUCE_EXPERIMENTS)}")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="the default: fewer epochs, seeds, models and tau "
+                      "values; about 10 minutes on 2 cores (the report says so)")
+    size.add_argument("--full", action="store_true", help="the paper's budget (Adam 1e-3, batch 32, 10 batches "
+                      "per epoch, 3000 epochs, M = 30, 3 seeds): hours")
+    size.add_argument("--tiny", action="store_true", help="a smoke test in seconds (numbers meaningless)")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:port); "
+                   "default: a local cluster")
+    p.add_argument("--workers", type=int, default=None, help="local cluster workers (default: one per CPU)")
+    p.add_argument("--out", default=None, help="output directory (default out/reproduce/EXPERIMENT-BUDGET)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_reproduce)
     return parser
 
 

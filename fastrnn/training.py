@@ -19,11 +19,37 @@ class TrainingDivergedError(FloatingPointError):
     """The loss or its gradient became non-finite during :func:`fit`; the model keeps its last finite parameters."""
 
 
+def divergence_advice(*, lr, tau=None, alpha=None, schedule=None, clip=None, clip_value=None, truncate=None):
+    """The remedies for a diverged run that it does not already use, as one sentence (:class:`TrainingDivergedError`).
+
+    Parameters are those of :func:`fit`. A smaller step size is always suggested; more forcing unless the run is
+    already teacher-forced (tau = 1) or is the truncated-BPTT baseline; gradient-norm clipping at 1 unless the run
+    clips at 1 or tighter; a shorter truncation interval for truncated BPTT with an interval above 1.
+    """
+    out = [f"a smaller lr (now {lr:g})"]
+    if schedule is not None or alpha is not None:
+        out.append("more forcing (a smaller tau or a larger alpha)")
+    elif tau is not None and math.isinf(tau):
+        if truncate is None:
+            out.append("sparse forcing (a finite tau, e.g. the predictability time in steps)")
+    elif tau is not None and tau > 1:
+        out.append(f"a smaller tau (more forcing; now {int(tau)})")
+    if clip is None:
+        out.append("gradient-norm clipping (clip=1.0)" if clip_value is None else
+                   "gradient-norm clipping (clip=1.0) besides the value clipping")
+    elif clip > 1.0:
+        out.append(f"tighter clipping (clip=1.0; now {clip:g})")
+    if truncate is not None and truncate > 1:
+        out.append(f"a shorter truncation interval (now {int(truncate)})")
+    return "Try " + (", ".join(out[:-1]) + " or " + out[-1] if len(out) > 1 else out[0])
+
+
 @dataclass
 class _Batch:
     X: np.ndarray       # (nb, T+1, N), model dtype
     S: np.ndarray       # (nb, T+1, K)
     mask: np.ndarray    # (M,)
+    cut: np.ndarray = None   # (nb, T+1) gradient cuts of truncated BPTT, or None
 
 
 def _check_model(model):
@@ -61,16 +87,26 @@ def _check_windows(model, X, inputs):
     return X, S
 
 
-def _check_mask(model, unit_mask):
+def forcing_mask(model, unit_mask):
+    """The validated unit mask (M,) in the model's dtype, 1 where forcing acts: ``unit_mask``, or by default every
+    unit (the learned observation) or the first N (``observation="identity"``, :meth:`RNNModel.forced_units`; a
+    given mask must then stay within them)."""
     M = model.n_latent
+    allowed = model.forced_units()
     if unit_mask is None:
-        return np.ones(M, dtype=model.dtype)
+        return np.ones(M, dtype=model.dtype) if allowed is None else allowed.astype(model.dtype)
     m = np.asarray(unit_mask)
     if m.shape != (M,):
         raise ValueError(f"unit_mask must have shape ({M},) (one flag per latent unit), got {m.shape}")
     if m.dtype != bool and not np.all((m == 0) | (m == 1)):
         raise ValueError("unit_mask must be boolean (or 0/1): True where forcing acts on the latent unit")
+    if allowed is not None and np.any((m != 0) & ~allowed):
+        raise ValueError(f"with observation='identity' forcing acts on the observed units 0 .. {model.n_obs - 1} "
+                         f"only (the others have no data); unit_mask selects units {np.flatnonzero(m != 0)}")
     return np.ascontiguousarray(m, dtype=model.dtype)
+
+
+_check_mask = forcing_mask
 
 
 def _check_initial_state(initial_state):
@@ -79,6 +115,27 @@ def _check_initial_state(initial_state):
         raise ValueError(f"initial_state must be 'control' (z_0 = pinv(B) x_0) or 'zero' (windowing baseline), got "
                          f"{initial_state!r}")
     return initial_state == "zero"
+
+
+def _check_truncate(model, truncate, unit_mask):
+    """None, or the cut interval in steps of truncated BPTT (validated against the model and the unit mask)."""
+    if truncate is None:
+        return None
+    truncate = validation.check_int(truncate, "truncate", minimum=1)
+    if not getattr(model.kernel, "CUTS", False):
+        raise ValueError(f"truncated BPTT is not implemented for the {model.kind}'s kernels; use the PLRNN, TanhRNN, "
+                         f"LSTM or GRU, or drop truncate=")
+    if unit_mask is not None and not np.all(np.asarray(unit_mask) != 0):
+        raise ValueError("truncate= cuts the gradient of the whole state; drop unit_mask (it selects forced units)")
+    if model.forced_units() is not None and not model.forced_units().all():
+        raise ValueError("truncate= cuts the gradient of the whole state, but observation='identity' forces only "
+                         "the first N of the M units; use the learned observation or n_latent = n_obs")
+    return truncate
+
+
+def _cuts(truncate, T, nb, dtype):
+    return None if truncate is None else np.ascontiguousarray(
+        np.broadcast_to(forcing.truncation(T, truncate), (nb, T + 1)), dtype=dtype)
 
 
 def _check_device(device):
@@ -94,19 +151,28 @@ def _check_device(device):
 def _loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
     """Core after validation: one forward and one backward kernel call for the whole batch.
 
-    P = control_matrix(B) in float64; the model's kernels (or, with ``gpu`` a CUDA session and batch.X, batch.S
-    device arrays, their CUDA twins) return dL/dP, and the chain rule through P into B happens here, once per batch.
+    P = model.control_matrix(ridge) in float64; the model's kernels (or, with ``gpu`` a CUDA session and batch.X,
+    batch.S device arrays, their CUDA twins) return dL/dP, and the chain rule through P into B happens here, once per
+    batch. With the identity observation B is fixed: no control gradient, and dL/dB = 0.
     """
-    B64 = model.params["B"].astype(np.float64)
-    P = forcing.control_matrix(B64, ridge)
-    loss, grads, G = model.loss_grad(batch.X, batch.S, alpha, batch.mask, P, control_grad, session=gpu)
+    P = model.control_matrix(ridge)
+    fixed_B = model.observation == "identity"
+    control_grad = control_grad and not fixed_B
+    if batch.cut is None:
+        loss, grads, G = model.loss_grad(batch.X, batch.S, alpha, batch.mask, P, control_grad, session=gpu)
+    else:
+        loss, grads, G = model.loss_grad(batch.X, batch.S, alpha, batch.mask, P, control_grad, session=gpu,
+                                         cut=batch.cut)
     if control_grad:
+        B64 = model.params["B"].astype(np.float64)
         grads["B"] = grads["B"] + forcing.control_grad_B(B64, P, G, ridge).astype(model.dtype)
+    if fixed_B:
+        grads["B"] = np.zeros_like(grads["B"])
     return loss, grads
 
 
 def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, device="cpu",
-                  initial_state="control"):
+                  initial_state="control", truncate=None):
     """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
 
     Parameters
@@ -123,7 +189,8 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     control_grad : bool
         If True, the gradient flows through P into B; if False, z~ = P x is treated as data.
     unit_mask : bool array (M,), optional
-        Latent units that forcing acts on (all by default).
+        Latent units that forcing acts on (all by default; the first N with ``observation="identity"``, where a
+        given mask must stay within them).
     device : {"cpu", "cuda"}
         Where the kernels run. "cuda" needs numba's CUDA target (``pip install 'fastrnn[cuda]'``) and a GPU; it
         raises ``fastrnn.kernels.cuda.CudaUnavailableError`` otherwise. Results agree with "cpu" to rounding.
@@ -131,6 +198,14 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
         Where each window starts: "control" (default, DESIGN §1) z_0 = z~_0 = P x_0; "zero" z_0 = 0 (LSTM: h_0 =
         c_0 = 0), the windowing baseline. "zero" is exactly the procedure of DESIGN §1 run on windows whose first
         observation is replaced by 0 (x_0 enters only through z~_0, never the loss), and is implemented that way.
+    truncate : int, optional
+        Truncated BPTT with the gradient cut every ``truncate`` steps (the truncated-BPTT baseline). The state runs
+        on by the model alone over the whole window from its start (``initial_state``) except where ``alpha``
+        forces it (for the baseline: nowhere, alpha = :func:`fastrnn.forcing.none`); the loss is unchanged, but
+        dL/dz_t at t = truncate, 2 truncate, ... is not passed back to z_{t-1}, so the gradient is that of the
+        window's stretches of ``truncate`` steps, each started from the state the model iterated to (the paper's
+        "windowing with the last forward-iterated state"). It is the gradient of the loss with the states at the
+        cut steps (:func:`fastrnn.forcing.truncation`) held fixed. Cut steps must be unforced; no ``unit_mask``.
 
     Returns
     -------
@@ -145,23 +220,27 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
     ridge = validation.check_float(ridge, "ridge", minimum=0.0)
     mask = _check_mask(model, unit_mask)
+    cut = _cuts(_check_truncate(model, truncate, unit_mask), T1 - 1, nb, model.dtype)
     if _check_initial_state(initial_state):
         Xc = Xc.copy()
         Xc[:, 0] = 0.0
     gpu = _check_device(device)
     if gpu is not None:
         Xc, S = gpu.to_device(Xc), gpu.to_device(S)
-    return _loss_and_grad(model, _Batch(Xc, S, mask), a, ridge, bool(control_grad), gpu)
+    return _loss_and_grad(model, _Batch(Xc, S, mask, cut), a, ridge, bool(control_grad), gpu)
 
 
 # ------------------------------------------------------------------ training loop
 @dataclass
 class History:
-    """Per-epoch training record: mean loss, mean gradient norm (before clipping) and wall-clock seconds."""
+    """Per-epoch training record: mean loss, mean gradient norm (before clipping) and wall-clock seconds; with an
+    adaptive schedule (:class:`fastrnn.forcing.AdaptiveAlpha`) also its alpha at the end of each epoch (``alpha``,
+    empty otherwise)."""
 
     loss: list = field(default_factory=list)
     grad_norm: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    alpha: list = field(default_factory=list)
 
     def __len__(self):
         return len(self.loss)
@@ -221,10 +300,29 @@ def _global_norm(grads):
     return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
 
 
+def clip_gradients(grads, norm=None, clip=None, clip_value=None):
+    """Clip the gradients ``grads`` (dict of arrays) in place, as :func:`fit` does before each optimiser step.
+
+    ``clip_value``: every entry to [-clip_value, clip_value] (value clipping); then ``clip``: the global norm to at
+    most ``clip`` (norm clipping; ``norm``, the norm of the unclipped gradients, is recomputed after value
+    clipping). None skips either. Returns ``grads``.
+    """
+    if clip_value is not None:
+        for g in grads.values():
+            np.clip(g, -clip_value, clip_value, out=g)
+        norm = None
+    if clip is not None:
+        norm = _global_norm(grads) if norm is None else norm
+        if norm > clip:
+            for g in grads.values():
+                g *= clip / norm
+    return grads
+
+
 def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size=16, batches_per_epoch=50,
-        n_epochs=100, lr=1e-3, clip=None, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, rng=None,
-        progress=True, callback=None, optimizer=None, device="cpu", initial_state="control", checkpoint=None,
-        checkpoint_every=1):
+        n_epochs=100, lr=1e-3, clip=None, clip_value=None, inputs=None, ridge=0.0, control_grad=True, unit_mask=None,
+        rng=None, progress=True, callback=None, optimizer=None, device="cpu", initial_state="control",
+        truncate=None, checkpoint=None, checkpoint_every=1):
     """Train ``model`` in place by sparsely forced BPTT with Adam.
 
     Parameters
@@ -237,8 +335,10 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     alpha : array (seq_len+1,) or (batch_size, seq_len+1), optional
         Fixed forcing weights instead of tau.
     schedule : fastrnn.forcing.Schedule, optional
-        A schedule (annealed or jittered tau, annealed alpha) instead of tau/alpha. Exactly one of tau, alpha and
-        schedule must be given.
+        A schedule (annealed or jittered tau, annealed alpha, adaptive alpha) instead of tau/alpha. Exactly one of
+        tau, alpha and schedule must be given. An adaptive schedule (:class:`fastrnn.forcing.AdaptiveAlpha`) is shown
+        the batch before the steps it adapts at, is changed in place, records its alpha per epoch in the history,
+        and its state is kept in checkpoints.
     seq_len : int
         Window length T in steps (windows hold T+1 samples).
     batch_size, batches_per_epoch, n_epochs : int
@@ -246,6 +346,10 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         Adam step size (paper setting 1e-3).
     clip : float, optional
         Clip the global gradient norm to this value (the paper uses 1 only for its baseline without forcing).
+    clip_value : float, optional
+        Clip every entry of every parameter's gradient to [-clip_value, clip_value] (element-wise value clipping,
+        the paper's second clipping baseline). With ``clip`` too, the entries are clipped first and the norm of the
+        result is then clipped. The recorded gradient norm is the one before any clipping.
     inputs : array (T, K) or list, optional
         External inputs aligned with ``data``.
     ridge, control_grad, unit_mask
@@ -263,6 +367,9 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         out there; the parameters and Adam stay on the host. Same window draws from ``rng`` as on the CPU.
     initial_state : {"control", "zero"}
         As in :func:`loss_and_grad`: "zero" starts every window from a zero state (the windowing baseline; CPU only).
+    truncate : int, optional
+        Truncated BPTT, the gradient cut every ``truncate`` steps, as in :func:`loss_and_grad` (the truncated-BPTT
+        baseline, with ``tau=math.inf``: the model keeps its own state over each whole window).
     checkpoint : str or path, optional
         Checkpoint file (see :mod:`fastrnn.checkpoint`). If it exists, training resumes from it: the parameters,
         Adam's state and step size, the history, the epoch and the state of ``rng`` are restored, so that the run
@@ -280,7 +387,8 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     ------
     TrainingDivergedError
         If a loss or gradient becomes non-finite; the model is then reset to the last parameters whose loss was
-        finite (those before the last update).
+        finite (those before the last update). The message names the remedies the run does not already use
+        (:func:`divergence_advice`).
     """
     _check_model(model)
     given = [name for name, v in (("tau", tau), ("alpha", alpha), ("schedule", schedule)) if v is not None]
@@ -294,8 +402,12 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     ridge = validation.check_float(ridge, "ridge", minimum=0.0)
     if clip is not None:
         clip = validation.check_float(clip, "clip", minimum=0.0, strict_min=True)
+    if clip_value is not None:
+        clip_value = validation.check_float(clip_value, "clip_value", minimum=0.0, strict_min=True)
     if schedule is not None and not isinstance(schedule, forcing.Schedule):
-        raise TypeError("schedule must be a fastrnn.forcing.Schedule (AnnealedTau, JitteredTau, AnnealedAlpha)")
+        raise TypeError("schedule must be a fastrnn.forcing.Schedule (AnnealedTau, JitteredTau, AnnealedAlpha, "
+                        "AdaptiveAlpha)")
+    adaptive = schedule is not None and schedule.adaptive
     rng = validation.check_rng(rng)
     series = _as_series_list(data, "data", model.dtype, model.n_obs)
     if model.n_inputs:
@@ -310,6 +422,8 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         ins = [np.zeros((len(x), 0), dtype=model.dtype) for x in series]
     sampler = _WindowSampler(series, ins, T)
     mask = _check_mask(model, unit_mask)
+    truncate = _check_truncate(model, truncate, unit_mask)
+    cut = _cuts(truncate, T, batch_size, model.dtype)
     gpu = _check_device(device)
     zero_start = _check_initial_state(initial_state)
     if zero_start and gpu is not None:
@@ -328,9 +442,10 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     history = History()
     ckpt_config = {"seq_len": T, "batch_size": batch_size, "batches_per_epoch": batches_per_epoch,
                    "n_epochs": n_epochs, "forcing": given[0]}
+    ckpt_config.update({k: v for k, v in (("truncate", truncate), ("clip_value", clip_value)) if v is not None})
     start = 0
     if checkpoint is not None and os.path.exists(checkpoint):
-        start = _ckpt.resume(checkpoint, model, opt, history, rng, ckpt_config)
+        start = _ckpt.resume(checkpoint, model, opt, history, rng, ckpt_config, schedule=schedule)
     last_finite = None
     bar = None
     if progress:
@@ -350,27 +465,32 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
                 if fixed_alpha is not None:
                     a = fixed_alpha
                 else:
+                    if adaptive and schedule.due():
+                        host = (X, S) if gpu is None else (X.copy_to_host(),
+                                                           S.copy_to_host() if model.n_inputs else None)
+                        schedule.observe(model, *host, model.control_matrix(ridge))
                     a = forcing.check_alpha(schedule.alpha(epoch, n_epochs, T, batch_size, rng), T, batch_size,
                                             model.dtype)
-                loss, grads = _loss_and_grad(model, _Batch(X, S, mask), a, ridge, control_grad, gpu)
+                loss, grads = _loss_and_grad(model, _Batch(X, S, mask, cut), a, ridge, control_grad, gpu)
                 norm = _global_norm(grads)
                 if not (math.isfinite(loss) and math.isfinite(norm)):
                     if last_finite is not None:
                         model.set_params(**last_finite)
+                    advice = divergence_advice(lr=getattr(opt, "lr", lr), tau=tau, alpha=alpha, schedule=schedule,
+                                               clip=clip, clip_value=clip_value, truncate=truncate)
                     raise TrainingDivergedError(
                         f"{'loss' if not math.isfinite(loss) else 'gradient'} became non-finite at epoch {epoch}, "
-                        f"batch {bidx}; the model was reset to the last parameters with a finite loss. Try a smaller lr, a smaller tau "
-                        f"(more forcing) or clip=1.0")
+                        f"batch {bidx}; the model was reset to the last parameters with a finite loss. {advice}")
                 last_finite = {k: v.copy() for k, v in model.params.items()}  # these gave a finite loss
-                if clip is not None and norm > clip:
-                    for g in grads.values():
-                        g *= clip / norm
+                clip_gradients(grads, norm, clip, clip_value)
                 opt.step(grads)
                 losses.append(loss)
                 norms.append(norm)
             history.loss.append(float(np.mean(losses)))
             history.grad_norm.append(float(np.mean(norms)))
             history.seconds.append(time.perf_counter() - t0)
+            if adaptive:
+                history.alpha.append(float(schedule.value))
             if bar is not None:
                 bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
                 bar.update(1)
@@ -378,7 +498,7 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
             # after the callback, which may change the optimiser (e.g. its step size) for the next epoch
             if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs):
                 _ckpt.save_checkpoint(checkpoint, model=model, optimizer=opt, epoch=epoch, history=history, rng=rng,
-                                      config=ckpt_config)
+                                      config=ckpt_config, schedule=schedule)
             if stop:
                 break
     finally:

@@ -142,8 +142,54 @@ def gru_jacobian(p, z, s):
     return np.diag(u) + (1 - u)[:, None] * dn + (z - n)[:, None] * du
 
 
+def _shplrnn_parts(p, z, clipped):
+    """u = W2 z, phi = relu(u + h2) (- relu(u) if clipped), on = 1[u + h2 > 0], d = dphi/du."""
+    u = p["W2"] @ z
+    on = (u + p["h2"] > 0).astype(np.float64)
+    phi = relu(u + p["h2"])
+    d = on.copy()
+    if clipped:
+        phi = phi - relu(u)
+        d = d - (u > 0)
+    return phi, on, d
+
+
+def shplrnn_step(p, z, s, clipped=False):
+    phi, _, _ = _shplrnn_parts(p, z, clipped)
+    out = p["A"] * z + p["W1"] @ phi + p["h1"]
+    if "C" in p:
+        out = out + p["C"] @ s
+    return out
+
+
+def shplrnn_vjp(p, z, s, g, clipped=False):
+    phi, on, dd = _shplrnn_parts(p, z, clipped)
+    gq = p["W1"].T @ g                               # dL/dphi
+    gu = gq * dd                                     # dL/d(W2 z)
+    d = {"A": g * z, "W1": np.outer(g, phi), "W2": np.outer(gu, z), "h1": g.copy(), "h2": gq * on}
+    if "C" in p:
+        d["C"] = np.outer(g, s)
+    return p["A"] * g + p["W2"].T @ gu, d
+
+
+def shplrnn_jacobian(p, z, s, clipped=False):
+    _, _, dd = _shplrnn_parts(p, z, clipped)
+    return np.diag(p["A"]) + p["W1"] @ (dd[:, None] * p["W2"])
+
+
+def _clipped(f):
+    return lambda *args: f(*args, clipped=True)
+
+
 STEPS = {"PLRNN": (plrnn_step, plrnn_vjp, plrnn_jacobian), "TanhRNN": (tanh_step, tanh_vjp, tanh_jacobian),
-         "LSTM": (lstm_step, lstm_vjp, lstm_jacobian), "GRU": (gru_step, gru_vjp, gru_jacobian)}
+         "LSTM": (lstm_step, lstm_vjp, lstm_jacobian), "GRU": (gru_step, gru_vjp, gru_jacobian),
+         "ShPLRNN": (shplrnn_step, shplrnn_vjp, shplrnn_jacobian),
+         "ShPLRNN-clipped": tuple(_clipped(f) for f in (shplrnn_step, shplrnn_vjp, shplrnn_jacobian))}
+
+
+def steps(model):
+    """(step, vjp, jacobian) of the model's kind (and variant: the clipped ShPLRNN has its own)."""
+    return STEPS[model.kind + ("-clipped" if getattr(model, "clipped", False) else "")]
 
 
 def params64(model):
@@ -172,13 +218,16 @@ def _windows(X, alpha, inputs, M, unit_mask):
     return X, a, S, m
 
 
-def loss(model, X, alpha, inputs=None, ridge=0.0, unit_mask=None, control_signal=None):
+def loss(model, X, alpha, inputs=None, ridge=0.0, unit_mask=None, control_signal=None, cut=None, frozen=None):
     """L = sum_t ||x_t - B z_f,t||^2 / (batch T N), forcing after the loss.
 
     ``control_signal`` (batch, T+1, M): a fixed z~ instead of P x (what control_grad=False differentiates).
+    ``cut`` (T+1,) and ``frozen`` (batch, T+1, D): at the steps t >= 1 where cut is 1 the state continues from the
+    given full state frozen[b, t] instead of its own (the loss that truncated BPTT differentiates, with frozen the
+    states of the free run at the current parameters).
     """
     p = params64(model)
-    step = STEPS[model.kind][0]
+    step = steps(model)[0]
     M = model.n_latent
     X, a, S, m = _windows(X, alpha, inputs, M, unit_mask)
     nb, T1, N = X.shape
@@ -191,13 +240,37 @@ def loss(model, X, alpha, inputs=None, ridge=0.0, unit_mask=None, control_signal
             total += np.sum((X[b, t] - p["B"] @ zf[:M]) ** 2)
             w = _state_weights(model, a[b, t] * m)
             z = (1 - w) * zf + w * _lift(model, Zt[b, t])
+            if cut is not None and cut[t]:
+                z = np.asarray(frozen[b, t], dtype=np.float64)
     return total / (nb * (T1 - 1) * N)
 
 
-def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None):
-    """Loop BPTT: forward storing every state, backward one step at a time with rank-one updates."""
+def states(model, X, alpha, inputs=None, ridge=0.0):
+    """The full forced states z_0 .. z_T of every window (batch, T+1, D), as :func:`loss` iterates them."""
     p = params64(model)
-    step, vjp, _ = STEPS[model.kind]
+    step = STEPS[model.kind][0]
+    M = model.n_latent
+    X, a, S, m = _windows(X, alpha, inputs, M, None)
+    nb, T1, N = X.shape
+    Zt = X @ control(p["B"], ridge).T
+    out = np.zeros((nb, T1, model.state_dim))
+    for b in range(nb):
+        z = _lift(model, Zt[b, 0])
+        out[b, 0] = z
+        for t in range(1, T1):
+            w = _state_weights(model, a[b, t] * m)
+            z = (1 - w) * step(p, z, S[b, t]) + w * _lift(model, Zt[b, t])
+            out[b, t] = z
+    return out
+
+
+def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, cut=None):
+    """Loop BPTT: forward storing every state, backward one step at a time with rank-one updates.
+
+    ``cut`` (T+1,): truncated BPTT, dL/dz_t is dropped (not passed back to z_{t-1}) at the steps t >= 1 where it is 1.
+    """
+    p = params64(model)
+    step, vjp, _ = steps(model)
     X, a, S, m = _windows(X, alpha, inputs, model.n_latent, unit_mask)
     nb, T1, N = X.shape
     c = 1.0 / (nb * (T1 - 1) * N)
@@ -217,6 +290,8 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
             zfs.append(zf)
         gz = np.zeros(model.state_dim)
         for t in range(T1 - 1, 0, -1):
+            if cut is not None and cut[t]:
+                gz = np.zeros_like(gz)                  # truncation: nothing from after t reaches z_{t-1}
             w = _state_weights(model, a[b, t] * m)
             r = X[b, t] - B @ zfs[t][:M]
             grads["B"] += -2 * c * np.outer(r, zfs[t][:M])
@@ -240,7 +315,7 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
 
 def generate(model, n_steps, z0, inputs=None):
     p = params64(model)
-    step = STEPS[model.kind][0]
+    step = steps(model)[0]
     z0 = np.asarray(z0, dtype=np.float64)
     Z = [_lift(model, z0) if z0.shape == (model.n_latent,) else z0]
     for t in range(1, n_steps):
@@ -252,7 +327,7 @@ def generate(model, n_steps, z0, inputs=None):
 
 def jacobians(model, z0, n_steps, inputs=None):
     p = params64(model)
-    step, _, jac = STEPS[model.kind]
+    step, _, jac = steps(model)
     z = np.asarray(z0, dtype=np.float64)
     Js, Zs = [], [z]
     for k in range(n_steps):
@@ -280,7 +355,7 @@ def qr_loop_spectrum(jacs, frame, skip=0):
 def jacobians_along(model, states, inputs=None):
     """NumPy Jacobians (len(states), D, D) of the model's step at the given states; inputs[t] drives step t."""
     p = params64(model)
-    jac = STEPS[model.kind][2]
+    jac = steps(model)[2]
     return np.array([jac(p, z, None if inputs is None else inputs[t]) for t, z in enumerate(states)])
 
 

@@ -93,7 +93,8 @@ def test_unknown_model_and_bad_options_give_one_clear_line(capsys):
     assert err[0].startswith("fastrnn train: error: argument --model")
     for argv, msg in ((["train", "lorenz", "--epochs", "0"], "--epochs must be >= 1"),
                       (["train", "lorenz", "--tau", "often"] + SMALL + ["--n-steps", "3000"], "invalid forcing"),
-                      (["train", "lorenz", "--baseline", "dropout"], "invalid choice: 'dropout'"),
+                      (["train", "lorenz", "--baseline", "dropout"], "unknown baseline 'dropout'"),
+                      (["train", "lorenz", "--baseline", "truncated"], "needs its cut interval in steps"),
                       (["train", "not-a-system"], "neither a data file nor a system"),
                       (["sweep", "--seeds", "a,b"], "comma-separated integers"),
                       (["sweep", "--models", "PLRNN,foo", "--quiet"], "unknown model 'foo'"),
@@ -158,10 +159,11 @@ def test_train_auto_tau_and_baselines(tmp_path, capsys):
     tau = int(chosen[0].split("-> tau =")[1].split()[0])
     assert 50 <= tau <= 110                                        # ln 2 / 0.9056 / 0.01 = 76.5 steps
     assert json.loads((tmp_path / "a.json").read_text())["forcing"] == str(tau)
-    for base in ("clipping", "windowing"):
+    for base in ("clipping", "windowing", "truncated:20", "value_clipping:10"):
+        out = tmp_path / f"{base.replace(':', '_')}.npz"
         code, _, err = run(["train", "lorenz", "--n-steps", "3000", "--baseline", base, "--epochs", "1", "--out",
-                            str(tmp_path / f"{base}.npz")] + SMALL, capsys)
-        meta = json.loads((tmp_path / f"{base}.json").read_text())
+                            str(out)] + SMALL, capsys)
+        meta = json.loads(out.with_suffix(".json").read_text())
         assert code == 0 and meta["baseline"] == base and meta["forcing"] == "none"
 
 
@@ -269,11 +271,12 @@ def test_train_on_a_file_with_gaps_uses_its_finite_segments(tmp_path, capsys):
     assert meta["segments"]["filled"] == [[700, 701]] and meta["segments"]["dropped"] == [[2961, 3000]]
     assert any("has gaps: 2 segment(s)" in line for line in err)
     assert np.isfinite(meta["history"]["loss"]).all()
-    # the z-score used the finite rows only, and the segments are never joined across a gap
-    finite = x[np.isfinite(x).all(axis=1)]
-    np.testing.assert_allclose(meta["scaling"]["mean"], finite.mean(axis=0))
+    # the z-score used the rows trained on (the kept segments, a filled gap included; the observation pipeline
+    # preprocesses each segment before it), and the segments are never joined across a gap
     seg = finite_segments(x, fill_gaps=2, min_length=61)
     assert [len(s) for s in seg.series] == [1500, 1438] and np.isfinite(np.concatenate(seg.series)).all()
+    np.testing.assert_allclose(meta["scaling"]["mean"], np.concatenate(seg.series).mean(axis=0))
+    assert meta["observation"]["mean"] == meta["scaling"]["mean"]
     np.testing.assert_allclose(seg.series[0][700], (x[699] + x[701]) / 2)          # linear interpolation
     with pytest.raises(ValueError, match="no finite segment"):
         finite_segments(x, min_length=2000)
@@ -297,3 +300,12 @@ def test_evaluate_a_file_with_gaps_per_segment(tmp_path, capsys):
     assert all(r["n_starts"] == 2 for r in res["segments"])
     good = [r["D_stsp"] for r in res["segments"] if not r["generation_diverged"]]
     assert res["D_stsp"] == (pytest.approx(float(np.median(good))) if good else None)
+
+
+def test_train_with_adaptive_gtf(tmp_path, capsys):
+    out = tmp_path / "g.npz"
+    code, _, err = run(["train", "lorenz", "--n-steps", "3000", "--forcing", "agtf:0.9:1", "--model", "ShPLRNN",
+                        "--epochs", "2", "--out", str(out)] + SMALL, capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "g.json").read_text())["forcing"] == "agtf:0.9:1"
+    assert fr.load(out).kind == "ShPLRNN"

@@ -144,6 +144,20 @@ def test_product_kernels_against_numpy():
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_truncated_bptt_matches_cpu(kind):
+    """Gradient cuts (truncated BPTT) on the device: the CPU's loss and gradients, dL/dP without the cut steps."""
+    model = make_model(kind, M, N, K, seed=8)
+    X, S = data(True, seed=9)
+    alpha = forcing.none(T)
+    alpha[2] = 0.5                          # forcing between the cuts (at 3 and 6) as well
+    res_cpu = fr.loss_and_grad(model, X, alpha, inputs=S, truncate=3)
+    assert_same(fr.loss_and_grad(model, X, alpha, inputs=S, device="cuda", truncate=3), res_cpu,
+                what=f"{kind} truncated")
+    full = fr.loss_and_grad(model, X, alpha, inputs=S)[1]
+    assert max(np.abs(full[n] - res_cpu[1][n]).max() for n in full) > 1e-6
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_fit_on_device_matches_cpu(kind):
     """fit(device="cuda") draws the same windows (series uploaded once, windows cut on the device) and takes the
     same Adam steps as on the CPU."""
@@ -301,3 +315,26 @@ def test_kernels_compile_for_a_real_gpu():
         pytest.skip(f"libnvvm (CUDA toolkit) not found, cannot compile PTX here: {out.strip()}")
     assert proc.returncode == 0, out + err
     assert "COMPILED 24" in out, out + err
+
+
+def test_identity_observation_and_adaptive_forcing_on_device_match_cpu():
+    """observation="identity" (P = [I 0]^T, forcing on the first N units, B fixed) and forcing.AdaptiveAlpha (the
+    windows copied to the host for kappa) give the same training on the device as on the CPU."""
+    rng = np.random.default_rng(13)
+    series = rng.normal(size=(20, N))
+    results = {}
+    for device in ("cpu", "cuda"):
+        ref = make_model("PLRNN", M, N, 0, seed=14, scale=0.5)
+        model = fr.PLRNN(M, N, rng=0, observation="identity")
+        model.set_params(**{k: v for k, v in ref.params.items() if k != "B"})
+        sched = forcing.AdaptiveAlpha(every=1, gamma=0.5)
+        hist = fr.fit(model, series, schedule=sched, seq_len=4, batch_size=3, batches_per_epoch=2, n_epochs=2,
+                      lr=1e-2, rng=15, progress=False, device=device)
+        results[device] = (model, hist)
+    (mc, hc), (mg, hg) = results["cpu"], results["cuda"]
+    np.testing.assert_allclose(hg.loss, hc.loss, rtol=1e-10)
+    np.testing.assert_allclose(hg.alpha, hc.alpha, rtol=1e-10)
+    assert len(hc.alpha) == 2 and hc.alpha[0] < 1.0
+    np.testing.assert_array_equal(mg.params["B"], np.eye(N, M))
+    for name, p in mc.params.items():
+        np.testing.assert_allclose(mg.params[name], p, rtol=1e-9, atol=1e-12, err_msg=name)

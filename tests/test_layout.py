@@ -16,9 +16,9 @@ LAYERS = [
     {"config", "validation", "io", "_native"},
     {"kernels"},
     {"models", "optim", "forcing", "preprocessing", "systems", "timeseries", "lyapunov", "metrics", "checkpoint",
-     "datafiles"},
+     "datafiles", "observation"},
     {"training"},
-    {"plotting"},
+    {"plotting", "testing"},
     {"experiments"},
     {"cli", "__main__"},
 ]

@@ -90,7 +90,7 @@ def test_float32_free_run_uses_the_training_activations():
 
 
 def test_registry():
-    assert list(MODELS) == ["PLRNN", "TanhRNN", "LSTM", "GRU"]
+    assert list(MODELS) == ["PLRNN", "TanhRNN", "LSTM", "GRU", "ShPLRNN"]   # the ShPLRNN: tests/test_shplrnn.py
     assert all(issubclass(c, RNNModel) and c.kind == k for k, c in MODELS.items())
     assert [model_kind(n) for n in ("plrnn", "Tanh", "RNN", "tanhrnn", "lstm", " GRU ")] == \
         ["PLRNN", "TanhRNN", "TanhRNN", "TanhRNN", "LSTM", "GRU"]

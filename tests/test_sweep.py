@@ -339,3 +339,11 @@ def test_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err[0]
+
+
+def test_execute_run_with_adaptive_gtf_records_alpha(tmp_path):
+    spec = experiments.make_spec(model="ShPLRNN", forcing_option="agtf:0.9:2", **TINY)
+    assert spec["forcing"] == {"kind": "agtf", "gamma": 0.9, "every": 2} and "agtf" in experiments.run_id(spec)
+    res = experiments.execute_run(spec, tmp_path)
+    alpha = res["train"]["alpha"]
+    assert len(alpha) == len(res["train"]["loss"]) and alpha[0] < 1.0 and alpha[-1] <= alpha[0]

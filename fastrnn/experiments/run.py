@@ -138,6 +138,8 @@ def execute_run(spec, out_dir, data=None, inputs=None):
         hist = None
     if hist is not None:
         train.update(loss=hist.loss, grad_norm=hist.grad_norm, seconds=float(np.sum(hist.seconds)))
+        if hist.alpha:                                   # an adaptive forcing schedule's alpha per epoch
+            train["alpha"] = hist.alpha
     if select is not None and select.params is not None:
         model.set_params(**select.params)
         train.update(selected_epoch=select.epoch, selection_D_stsp=select.best)

@@ -1,7 +1,7 @@
 """Numba kernels, one module per model: the model's one definition (DESIGN §2).
 
 Kernels import nothing from the layers above them (only :mod:`fastrnn.config`). Every model module (:mod:`.plrnn`,
-:mod:`.tanhrnn`, :mod:`.lstm`, :mod:`.gru`) provides:
+:mod:`.tanhrnn`, :mod:`.lstm`, :mod:`.gru`, :mod:`.shplrnn`) provides:
 
 ``step_rows(...)``
     the free step for a block of rows, the single definition of the model: the training sweep calls it for the
@@ -20,6 +20,9 @@ Kernels import nothing from the layers above them (only :mod:`fastrnn.config`). 
     same signature (plus an optional ``session``) and returns;
 ``forward_states(params, X, S, alpha, mask, P)``
     the forward pass of ``loss_grad`` alone: (loss, forced states, free states).
+
+:mod:`.shplrnn` has two variants (plain and clipped): its host functions take ``clipped=False`` as a last argument,
+and its :data:`~.shplrnn.PLAIN` and :data:`~.shplrnn.CLIPPED` bind it with the interface above.
 
 Shared pieces: :mod:`._common` (Numba building blocks: activations, step and gradient products, forcing, residuals)
 and :mod:`.host` (work arrays, BLAS threads, control signal z~ = P x, gradient assembly). Parameter gradients are

@@ -23,6 +23,8 @@ from ._common import (add_column_sums, bias_tiles, forcing_weights, gate_product
 
 #: Model kind and parameter names (U only with inputs).
 KIND = "GRU"
+#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
+CUTS = True
 PARAMS = ("W", "U", "b", "B")
 N_GATES = 3
 
@@ -107,6 +109,15 @@ def run(W, Wtb, b, Ut, S, Z, J):
         step_rows(Wtb, bt, Ut, S, k, Z[k], G, Q, 0, tmp, cn, Z[k + 1], one, half)
         if J.shape[0] > 0:
             jacobian(W, Z[k, 0], G[0, 0, 0], G[1, 0, 0], G[2, 0, 0], Q[0, 0], J[k])
+
+
+@njit(cache=True, nogil=True)
+def jacobian_rows(W, Wtb, b, Ut, S, Z, J):
+    """J[r] = dF/dz at the states Z[r] (R, M) with inputs S (R, 1, K): one step of :func:`run` per row."""
+    Zr = np.empty((2, 1, Z.shape[1]), dtype=Z.dtype)
+    for r in range(Z.shape[0]):
+        Zr[0, 0] = Z[r]
+        run(W, Wtb, b, Ut, S[r:r + 1], Zr, J[r:r + 1])
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -219,7 +230,19 @@ def free_run(params, z0, S, with_jacobians=False):
     return (Z[:, 0], J) if with_jacobians else Z[:, 0]
 
 
-def _sweep(params, X, S, alpha, mask, Zt, backward_too):
+def state_jacobians(params, Z, S):
+    """Jacobians J (R, M, M) of the free step at the states Z (R, M) with inputs S (R, K), in the parameters'
+    dtype."""
+    W, _, b, _, Ut = _operands(params)
+    R, M = Z.shape
+    J = np.empty((R, M, M), W.dtype)
+    jacobian_rows(W, host.gate_layouts(W, N_GATES)[1], b, Ut,
+                  np.ascontiguousarray(S, dtype=W.dtype).reshape(R, 1, S.shape[1]),
+                  np.ascontiguousarray(Z, dtype=W.dtype), J)
+    return J
+
+
+def _sweep(params, X, S, alpha, mask, Zt, backward_too, alpha_back=None):
     W, U, b, B, Ut = _operands(params)
     nb, T1, N = X.shape
     M, K, T = W.shape[1], S.shape[2], T1 - 1
@@ -228,6 +251,7 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
     Z, ZF, G, Q, R, GF, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (T, nb, M), (3, T, nb, M), (T, nb, M),
                                                            (T, nb, N), (T, nb, M), (nb, T1, M)])
     Wb, Wtb = host.gate_layouts(W, N_GATES)
+    ab = alpha if alpha_back is None else alpha_back    # the backward sweep's alpha (gradient cuts)
     with host.serial_blas():
         losses = forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, Z, ZF, G, Q, R)
         if not backward_too:
@@ -236,7 +260,7 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
         gb = np.zeros(N_GATES * M)
         gW = np.empty_like(W)
         gB = np.empty((N, M), dtype)
-        backward(Wb, B, alpha, mask, Z, ZF, G, Q, R, scale, GF, GZt, gb, gB)
+        backward(Wb, B, ab, mask, Z, ZF, G, Q, R, scale, GF, GZt, gb, gB)
     host.block_weight_grads(G.reshape(3, T * nb, M), Z[:T].reshape(T * nb, M), gW)
     grads = {"W": gW, "b": gb.astype(dtype), "B": gB}
     if K:
@@ -246,12 +270,12 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
     return losses, grads, GZt
 
 
-def loss_grad(params, X, S, alpha, mask, P, control_grad):
+def loss_grad(params, X, S, alpha, mask, P, control_grad, cut=None):
     """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
 
     Same parameters and returns as :func:`fastrnn.kernels.plrnn.loss_grad`: (loss, grads, dL/dP float64 or None).
     """
-    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad)
+    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad, cut)
 
 
 def forward_states(params, X, S, alpha, mask, P):

@@ -71,11 +71,60 @@ def finish(losses, X, grads, GZt, cols, Xu, control_grad):
     return mean_loss(losses, X), grads, (control_adjoint(GZt, cols, Xu) if control_grad else None)
 
 
-def loss_grad(sweep, params, X, S, alpha, mask, P, control_grad):
+def cut_steps(cut, shape):
+    """The gradient cuts ``cut`` (nb, T+1) as a boolean array of ``shape``, False at t = 0 (a window's start is
+    never cut: its adjoint is dL/dz_0)."""
+    cut = np.asarray(cut)
+    if cut.shape != tuple(shape):
+        raise ValueError(f"cut must have the shape of alpha {tuple(shape)} (one flag per window and step), got "
+                         f"{cut.shape}")
+    on = cut != 0
+    on[:, 0] = False
+    return on
+
+
+def backward_alpha(alpha, mask, cut):
+    """The forcing weights the backward sweep reads for gradient cuts ``cut`` (nb, T+1) (truncated BPTT).
+
+    A cut at step t (``cut[b, t] = 1``) stops dL/dz_t at z_t: nothing of it flows back into z_{t-1} (DESIGN §1,
+    truncated BPTT). The backward sweeps already do exactly this at a step forced with weight 1 (they pass (1 - w)
+    dL/dz_t back), so a cut is handed to them as alpha = 1 there, while the forward sweep keeps the true alpha and the
+    state runs on unforced. That needs cut steps to be unforced (alpha = 0) and the unit mask to be all ones.
+
+    Returns
+    -------
+    ndarray (nb, T+1)
+        alpha with 1 at the cut steps, in alpha's dtype, C-contiguous.
+
+    Raises
+    ------
+    ValueError
+        If a cut step is forced or the mask is not all ones.
+    """
+    on = cut_steps(cut, alpha.shape)
+    if np.any(alpha[on] != 0):
+        raise ValueError("a gradient cut falls on a forced step; truncated BPTT cuts only unforced steps (alpha = 0 "
+                         "there): use no forcing (tau=math.inf) or a forcing interval that avoids the cuts")
+    if not np.all(mask == 1):
+        raise ValueError("gradient cuts act on the whole state; pass no unit_mask (all units) with truncated BPTT")
+    return np.ascontiguousarray(np.where(on, 1, alpha), dtype=alpha.dtype)
+
+
+def loss_grad(sweep, params, X, S, alpha, mask, P, control_grad, cut=None):
     """The ``loss_grad`` of a CPU model module around its ``sweep(params, X, S, alpha, mask, Zt, True)``, which
-    returns (per-window loss sums, grads, GZt = dL/dz~): the control signal first, dL/dP last."""
+    returns (per-window loss sums, grads, GZt = dL/dz~): the control signal first, dL/dP last.
+
+    With gradient cuts ``cut`` (nb, T+1) (truncated BPTT, :func:`backward_alpha`) the sweep is called with the
+    keyword ``alpha_back`` for its backward pass, and dL/dz~ at the cut steps (where no control signal acts) is
+    dropped from dL/dP.
+    """
     Zt, cols, Xu = control_signal(X, alpha, P)
-    losses, grads, GZt = sweep(params, X, S, alpha, mask, Zt, True)
+    if cut is None:
+        losses, grads, GZt = sweep(params, X, S, alpha, mask, Zt, True)
+    else:
+        losses, grads, GZt = sweep(params, X, S, alpha, mask, Zt, True,
+                                   alpha_back=backward_alpha(alpha, mask, cut))
+        GZt[cut_steps(cut, alpha.shape)] = 0.0
     return finish(losses, X, grads, GZt, cols, Xu, control_grad)
 
 

@@ -26,6 +26,8 @@ from ._common import (add_column_sums, bias_tiles, forcing_weights, gate_product
 
 #: Model kind and parameter names (U only with inputs).
 KIND = "LSTM"
+#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
+CUTS = True
 PARAMS = ("W", "U", "b", "B")
 N_GATES = 4
 
@@ -117,6 +119,18 @@ def run(W, Wtb, b, Ut, S, H, C, J):
         step_rows(Wtb, c1b, Ut, S, k, H[k], C[k], G, 0, tmp, C[k + 1], TC[0], H[k + 1], half)
         if J.shape[0] > 0:
             jacobian(W, C[k, 0], G[0, 0, 0], G[1, 0, 0], G[2, 0, 0], G[3, 0, 0], TC[0, 0], J[k])
+
+
+@njit(cache=True, nogil=True)
+def jacobian_rows(W, Wtb, b, Ut, S, Z, J):
+    """J[r] = dF/dz at the states Z[r] = (h, c) (R, 2M) with inputs S (R, 1, K): one step of :func:`run` per row."""
+    M = W.shape[1]
+    H = np.empty((2, 1, M), dtype=Z.dtype)
+    C = np.empty((2, 1, M), dtype=Z.dtype)
+    for r in range(Z.shape[0]):
+        H[0, 0] = Z[r, :M]
+        C[0, 0] = Z[r, M:]
+        run(W, Wtb, b, Ut, S[r:r + 1], H, C, J[r:r + 1])
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -231,7 +245,19 @@ def free_run(params, z0, S, with_jacobians=False):
     return (Z, J) if with_jacobians else Z
 
 
-def _sweep(params, X, S, alpha, mask, Zt, backward_too):
+def state_jacobians(params, Z, S):
+    """Jacobians J (R, 2M, 2M) of the free step at the states Z = (h, c) (R, 2M) with inputs S (R, K), in the
+    parameters' dtype."""
+    W, _, b, _, Ut = _operands(params)
+    R, D = Z.shape
+    J = np.empty((R, D, D), W.dtype)
+    jacobian_rows(W, host.gate_layouts(W, N_GATES)[1], b, Ut,
+                  np.ascontiguousarray(S, dtype=W.dtype).reshape(R, 1, S.shape[1]),
+                  np.ascontiguousarray(Z, dtype=W.dtype), J)
+    return J
+
+
+def _sweep(params, X, S, alpha, mask, Zt, backward_too, alpha_back=None):
     W, U, b, B, Ut = _operands(params)
     nb, T1, N = X.shape
     M, K, T = W.shape[1], S.shape[2], T1 - 1
@@ -240,6 +266,7 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
     H, C, HF, G, TC, R, GH, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (T1, nb, M), (T, nb, M), (4, T, nb, M),
                                                                (T, nb, M), (T, nb, N), (T, nb, M), (nb, T1, M)])
     Wb, Wtb = host.gate_layouts(W, N_GATES)
+    ab = alpha if alpha_back is None else alpha_back    # the backward sweep's alpha (gradient cuts)
     with host.serial_blas():
         losses = forward(Wtb, b, Ut, B, X, S, alpha, mask, Zt, H, C, HF, G, TC, R)
         if not backward_too:
@@ -248,7 +275,7 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
         gb = np.zeros(N_GATES * M)
         gW = np.empty_like(W)
         gB = np.empty((N, M), dtype)
-        backward(Wb, B, alpha, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB)
+        backward(Wb, B, ab, mask, H, C, HF, G, TC, R, scale, GH, GZt, gb, gB)
     host.block_weight_grads(G.reshape(4, T * nb, M), H[:T].reshape(T * nb, M), gW)
     grads = {"W": gW, "b": gb.astype(dtype), "B": gB}
     if K:
@@ -257,12 +284,12 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
     return losses, grads, GZt
 
 
-def loss_grad(params, X, S, alpha, mask, P, control_grad):
+def loss_grad(params, X, S, alpha, mask, P, control_grad, cut=None):
     """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
 
     Same parameters and returns as :func:`fastrnn.kernels.plrnn.loss_grad`: (loss, grads, dL/dP float64 or None).
     """
-    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad)
+    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad, cut)
 
 
 def forward_states(params, X, S, alpha, mask, P):

@@ -15,6 +15,8 @@ from ._common import add_inputs, dot_rows, force_rows, gemm_tn, loss_adjoint, ob
 
 #: Model kind and parameter names (C only with inputs).
 KIND = "PLRNN"
+#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
+CUTS = True
 PARAMS = ("A", "W", "h", "B", "C")
 
 
@@ -64,6 +66,13 @@ def jacobians(A, W, Wt, h, Ct, S, J, Z, RZ):
     for k in range(Z.shape[0] - 1):
         jacobian(A, W, Z[k, 0], J[k])
         step_rows(A, Wt, h, Ct, S, 0, k, Z[k, 0:1], RZ[0, 0:1], Z[k + 1, 0:1])
+
+
+@njit(cache=True, nogil=True)
+def jacobian_rows(A, W, Z, J):
+    """J[r] = dF/dz at the states Z[r] (R, M), by :func:`jacobian` (the PLRNN's Jacobian does not depend on s)."""
+    for r in range(Z.shape[0]):
+        jacobian(A, W, Z[r], J[r])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -223,7 +232,16 @@ def free_run(params, z0, S, with_jacobians=False):
     return Z[:, 0], J
 
 
-def _sweep(params, X, S, alpha, mask, Zt, backward_too):
+def state_jacobians(params, Z, S):
+    """Jacobians J (R, M, M) of the free step at the states Z (R, M) (inputs S (R, K) unused: they do not enter
+    the Jacobian), in the parameters' dtype."""
+    A, W = params["A"], params["W"]
+    J = np.empty((Z.shape[0], A.shape[0], A.shape[0]), W.dtype)
+    jacobian_rows(A, W, np.ascontiguousarray(Z, dtype=W.dtype), J)
+    return J
+
+
+def _sweep(params, X, S, alpha, mask, Zt, backward_too, alpha_back=None):
     A, W, h, B, C, Wt, Ct = _operands(params)
     nb, T1, N = X.shape
     M, K, T = A.shape[0], S.shape[2], T1 - 1
@@ -232,6 +250,7 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
     Z, RZ, ZF, GF, R, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (T, nb, M), (T, nb, M), (T, nb, M),
                                                          (T, nb, N), (nb, T1, M)])
     chunks = host.sweep_chunks(nb, T, M) if backward_too else 1
+    ab = alpha if alpha_back is None else alpha_back    # the backward sweep's alpha (gradient cuts)
     with host.serial_blas():
         if chunks == 1:
             losses = forward(A, Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, RZ, ZF, R)
@@ -245,16 +264,16 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
         gW = np.empty((M, M), dtype)
         gB = np.empty((N, M), dtype)
         if chunks == 1:
-            backward(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB)
+            backward(A, W, B, ab, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB)
         else:
-            backward_parallel(A, W, B, alpha, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB, chunks)
+            backward_parallel(A, W, B, ab, mask, Z, RZ, ZF, R, scale, GF, GZt, gA, gW, gh, gB, chunks)
     grads = {"A": gA.astype(dtype), "W": gW, "h": gh.astype(dtype), "B": gB}
     if K:
         grads["C"] = GF.reshape(-1, M).T @ host.input_rows(S)
     return losses, grads, GZt
 
 
-def loss_grad(params, X, S, alpha, mask, P, control_grad):
+def loss_grad(params, X, S, alpha, mask, P, control_grad, cut=None):
     """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
 
     Parameters
@@ -271,6 +290,9 @@ def loss_grad(params, X, S, alpha, mask, P, control_grad):
         Control matrix (z~ = P x), float64; cast to the parameters' dtype for the control signal.
     control_grad : bool
         Also return dL/dP.
+    cut : ndarray (nb, T+1), optional
+        Gradient cuts (truncated BPTT): where 1, dL/dz_t is not passed back to z_{t-1}; cut steps must be unforced
+        and ``mask`` all ones (:func:`fastrnn.kernels.host.backward_alpha`).
 
     Returns
     -------
@@ -280,7 +302,7 @@ def loss_grad(params, X, S, alpha, mask, P, control_grad):
     G : ndarray (M, N) float64 or None
         dL/dP, or None if ``control_grad`` is False.
     """
-    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad)
+    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad, cut)
 
 
 def forward_states(params, X, S, alpha, mask, P):

@@ -16,6 +16,8 @@ from ._common import (add_column_sums, add_inputs, dot_rows, force_rows, gemm_tn
 
 #: Model kind and parameter names (C only with inputs).
 KIND = "TanhRNN"
+#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
+CUTS = True
 PARAMS = ("W", "h", "B", "C")
 
 
@@ -56,6 +58,15 @@ def jacobians(W, Wt, h, Ct, S, J, Z):
     for k in range(Z.shape[0] - 1):
         step_rows(Wt, h, Ct, S, 0, k, Z[k, 0:1], Z[k + 1, 0:1])
         jacobian(W, Z[k + 1, 0], J[k])
+
+
+@njit(cache=True, nogil=True)
+def jacobian_rows(W, Wt, h, Ct, S, Z, J):
+    """J[r] = dF/dz at the states Z[r] (R, M) with inputs S (R, 1, K): one step of :func:`jacobians` per row."""
+    Zr = np.empty((2, 1, Z.shape[1]), dtype=Z.dtype)
+    for r in range(Z.shape[0]):
+        Zr[0, 0] = Z[r]
+        jacobians(W, Wt, h, Ct, S[r:r + 1], J[r:r + 1], Zr)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -193,7 +204,18 @@ def free_run(params, z0, S, with_jacobians=False):
     return Z[:, 0], J
 
 
-def _sweep(params, X, S, alpha, mask, Zt, backward_too):
+def state_jacobians(params, Z, S):
+    """Jacobians J (R, M, M) of the free step at the states Z (R, M) with inputs S (R, K), in the parameters'
+    dtype."""
+    W, h, _, _, Wt, Ct = _operands(params)
+    R, M = Z.shape
+    J = np.empty((R, M, M), W.dtype)
+    jacobian_rows(W, Wt, h, Ct, np.ascontiguousarray(S, dtype=W.dtype).reshape(R, 1, S.shape[1]),
+                  np.ascontiguousarray(Z, dtype=W.dtype), J)
+    return J
+
+
+def _sweep(params, X, S, alpha, mask, Zt, backward_too, alpha_back=None):
     W, h, B, C, Wt, Ct = _operands(params)
     nb, T1, N = X.shape
     M, K, T = h.shape[0], S.shape[2], T1 - 1
@@ -201,6 +223,7 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
     # time-major work arrays (reused between calls): every step is one (nb, M) x (M, M) product for the batch
     Z, ZF, GP, R, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (T, nb, M), (T, nb, M), (T, nb, N), (nb, T1, M)])
     chunks = host.sweep_chunks(nb, T, M) if backward_too else 1
+    ab = alpha if alpha_back is None else alpha_back    # the backward sweep's alpha (gradient cuts)
     with host.serial_blas():
         if chunks == 1:
             losses = forward(Wt, h, Ct, B, X, S, alpha, mask, Zt, Z, ZF, R)
@@ -213,21 +236,21 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too):
         gW = np.empty((M, M), dtype)
         gB = np.empty((N, M), dtype)
         if chunks == 1:
-            backward(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB)
+            backward(W, B, ab, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB)
         else:
-            backward_parallel(W, B, alpha, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB, chunks)
+            backward_parallel(W, B, ab, mask, Z, ZF, R, scale, GP, GZt, gW, gh, gB, chunks)
     grads = {"W": gW, "h": gh.astype(dtype), "B": gB}
     if K:
         grads["C"] = GP.reshape(-1, M).T @ host.input_rows(S)
     return losses, grads, GZt
 
 
-def loss_grad(params, X, S, alpha, mask, P, control_grad):
+def loss_grad(params, X, S, alpha, mask, P, control_grad, cut=None):
     """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
 
     Same parameters and returns as :func:`fastrnn.kernels.plrnn.loss_grad`: (loss, grads, dL/dP float64 or None).
     """
-    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad)
+    return host.loss_grad(_sweep, params, X, S, alpha, mask, P, control_grad, cut)
 
 
 def forward_states(params, X, S, alpha, mask, P):

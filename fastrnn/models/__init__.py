@@ -4,7 +4,7 @@ Every model has M latent units, N observations and K >= 0 external inputs, reads
 kernel module (:mod:`fastrnn.kernels`) that defines its step; training, generation and Jacobians all use it.
 
 Modules: :mod:`.base` (the base class :class:`RNNModel`, :func:`load`), one module per model (:mod:`.plrnn`,
-:mod:`.tanhrnn`, :mod:`.lstm`, :mod:`.gru`) and :mod:`.registry` (:data:`MODELS`, :func:`model_kind`,
+:mod:`.tanhrnn`, :mod:`.lstm`, :mod:`.gru`, :mod:`.shplrnn`) and :mod:`.registry` (:data:`MODELS`, :func:`model_kind`,
 :func:`model_class`).
 """
 from .base import RNNModel, load
@@ -13,7 +13,8 @@ from .lstm import LSTM
 from .orbit import OrbitDivergedError, check_orbit
 from .plrnn import PLRNN
 from .registry import MODELS, model_class, model_kind
+from .shplrnn import ShPLRNN
 from .tanhrnn import TanhRNN
 
-__all__ = ["GRU", "LSTM", "MODELS", "OrbitDivergedError", "PLRNN", "RNNModel", "TanhRNN", "check_orbit", "load",
-           "model_class", "model_kind"]
+__all__ = ["GRU", "LSTM", "MODELS", "OrbitDivergedError", "PLRNN", "RNNModel", "ShPLRNN", "TanhRNN", "check_orbit",
+           "load", "model_class", "model_kind"]

@@ -6,6 +6,8 @@ Lyapunov spectra all call it.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .. import forcing, io, validation
@@ -13,6 +15,9 @@ from ..kernels import host
 from .orbit import MAX_NORM, check_orbit, first_diverged_row
 
 _FORMAT_VERSION = 1
+#: The observation models: "learned" (x = B z, B trained, forcing through pinv(B) on every unit) and "identity"
+#: (x = z[:N], B = [I 0] fixed, forcing on the first N units; :class:`RNNModel`).
+OBSERVATIONS = ("learned", "identity")
 
 
 def spectral_scale(W, target):
@@ -48,21 +53,37 @@ class RNNModel:
         Precision of the parameters and of every computation with them.
     rng : seed or Generator, optional
         Drives the initialisation (SPEC 7).
+    observation : {"learned", "identity"}
+        The observation model (see :data:`OBSERVATIONS`). "learned" (default): x = B z with B trained and the control
+        signal z~ = pinv(B) x acting on every unit. "identity" (the setting of generalised teacher forcing, Hess et
+        al. 2023): x = z[:N], B = [I 0] fixed (its gradient is 0, :attr:`frozen_entries`), the control matrix
+        P = [I 0]^T (z~ = (x, 0)) and forcing acting on the first N units only (partial forcing; the other M - N
+        units evolve freely). Needs N <= M; the LSTM's "first N units" are the first N entries of h (the read-out),
+        whose cells c are scaled by (1 - alpha) as with the learned observation; the other units of h and c run free.
     """
 
     kind = "RNNModel"
     kernel = None
     input_param = ""
+    observation = "learned"
 
-    def __init__(self, n_latent, n_obs, n_inputs=0, *, dtype=np.float64, rng=None):
+    def __init__(self, n_latent, n_obs, n_inputs=0, *, dtype=np.float64, rng=None, observation="learned"):
         self.n_latent = validation.check_int(n_latent, "n_latent", minimum=1)
         self.n_obs = validation.check_int(n_obs, "n_obs", minimum=1)
         self.n_inputs = validation.check_int(n_inputs, "n_inputs", minimum=0)
         self.dtype = validation.check_dtype(dtype)
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {', '.join(map(repr, OBSERVATIONS))}, got {observation!r}")
+        if observation == "identity" and self.n_obs > self.n_latent:
+            raise ValueError(f"observation='identity' reads x = z[:N] and needs n_obs <= n_latent, got n_obs="
+                             f"{self.n_obs} > n_latent={self.n_latent}; use more latent units or the learned B")
+        self.observation = observation
         rng = validation.check_rng(rng)
         self._p = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in self._init_params(rng).items()}
         if self.n_inputs == 0:
             self._p.pop(self.input_param, None)
+        if observation == "identity":
+            self._p["B"][...] = np.eye(self.n_obs, self.n_latent)
 
     def _init_params(self, rng):
         """The initial parameter arrays by name (float64); every model class defines it."""
@@ -79,6 +100,35 @@ class RNNModel:
     def param_names(self) -> tuple:
         """Names of the parameters, in the kernel module's order (the input weights only when K > 0)."""
         return tuple(k for k in self.kernel.PARAMS if k in self._p)
+
+    @property
+    def hyperparams(self) -> dict:
+        """The constructor's keyword arguments beyond the sizes and dtype (``observation`` when it is not the
+        default; the ShPLRNN also ``n_hidden`` and ``clipped``): saved with the model and passed back by
+        :func:`load`."""
+        return {} if self.observation == "learned" else {"observation": self.observation}
+
+    @property
+    def frozen_entries(self) -> dict:
+        """Boolean masks, by parameter name, of the entries training never changes (their gradient is 0 by
+        definition): all of B with ``observation="identity"``, none otherwise; the PLRNN also the diagonal of W.
+        Used by :func:`fastrnn.testing.gradcheck`."""
+        return {"B": np.ones((self.n_obs, self.n_latent), dtype=bool)} if self.observation == "identity" else {}
+
+    def control_matrix(self, ridge=0.0) -> np.ndarray:
+        """The control matrix P (M, N) float64 of z~ = P x: pinv(B) (ridge > 0: the ridge inverse,
+        :func:`fastrnn.forcing.control_matrix`) for the learned observation, [I 0]^T for the identity observation
+        (``ridge`` unused)."""
+        if self.observation == "identity":
+            return np.eye(self.n_latent, self.n_obs)
+        return forcing.control_matrix(self._p["B"].astype(np.float64), ridge)
+
+    def forced_units(self):
+        """The units forcing may act on, as a boolean mask (M,): the first N with ``observation="identity"``;
+        None (every unit) for the learned observation."""
+        if self.observation == "learned":
+            return None
+        return np.arange(self.n_latent) < self.n_obs
 
     @property
     def state_dim(self) -> int:
@@ -156,11 +206,10 @@ class RNNModel:
             x = validation.as_float_array(x0, "x0", np.float64, ndim=1)
             if x.shape != (self.n_obs,):
                 raise ValueError(f"x0 must have shape ({self.n_obs},), got {x.shape}")
-            B = self._p["B"].astype(np.float64)
             try:
-                P = forcing.control_matrix(B)
+                P = self.control_matrix()
             except ValueError:          # rank-deficient B: training refuses it, a free run takes the pseudo-inverse
-                P = np.linalg.pinv(B)
+                P = np.linalg.pinv(self._p["B"].astype(np.float64))
             z = host.control_rows(x.astype(self.dtype)[None], P)[0].astype(np.float64)
             return self.state_from_latent(z)
         return self.state_from_latent(validation.check_rng(rng).standard_normal(self.n_latent))
@@ -301,8 +350,31 @@ class RNNModel:
         Z, J = self.kernel.free_run(self.params, self._check_state(state), S, with_jacobians=True)
         return J.astype(np.float64, copy=False), Z.astype(np.float64, copy=False)
 
+    def step_jacobians(self, states, inputs=None):
+        """Jacobians of the free step at given states (not along an orbit): J[r] = dF/dz at ``states[r]``.
+
+        Parameters
+        ----------
+        states : array (R, D)
+            States (the LSTM: (h, c)), cast to the model's dtype.
+        inputs : array (R, K), optional
+            ``inputs[r]`` drives the step from ``states[r]`` (required when K > 0).
+
+        Returns
+        -------
+        ndarray (R, D, D) float64
+            Computed in the model's dtype by the kernel module's ``state_jacobians`` (one call for all rows), with
+            the Jacobian of its free run (:meth:`jacobians`), equal to rounding.
+        """
+        Z = validation.as_float_array(states, "states", self.dtype, ndim=2)
+        if Z.shape[1] != self.state_dim:
+            raise ValueError(f"states must have shape (R, {self.state_dim}), got {Z.shape}")
+        S = self._check_inputs_series(inputs, Z.shape[0])
+        J = self.kernel.state_jacobians(self.params, np.ascontiguousarray(Z), np.ascontiguousarray(S))
+        return J.astype(np.float64, copy=False)
+
     # ---------------------------------------------------------------- training kernels
-    def loss_grad(self, X, S, alpha, mask, P, control_grad=True, session=None):
+    def loss_grad(self, X, S, alpha, mask, P, control_grad=True, session=None, cut=None):
         """Loss and gradients of sparsely forced BPTT on a validated batch: one call of the model's kernels.
 
         Parameters
@@ -321,6 +393,9 @@ class RNNModel:
             Also return dL/dP.
         session : fastrnn.kernels.cuda.driver.Session, optional
             Run the CUDA twin of the kernels in this session instead of the CPU kernels.
+        cut : ndarray (nb, T+1), optional
+            Gradient cuts of truncated BPTT: where 1, dL/dz_t is not passed back to z_{t-1} (cut steps unforced,
+            ``mask`` all ones; see :func:`fastrnn.kernels.host.backward_alpha`).
 
         Returns
         -------
@@ -331,6 +406,13 @@ class RNNModel:
         G : ndarray (M, N) float64 or None
             dL/dP, or None if ``control_grad`` is False.
         """
+        if cut is not None:
+            if not getattr(self.kernel, "CUTS", False):
+                raise ValueError(f"truncated BPTT (gradient cuts) is not implemented for the {self.kind}'s kernels; "
+                                 f"use the PLRNN, TanhRNN, LSTM or GRU, or train without truncation")
+            if session is not None:
+                return session.loss_grad(self.kind, self.params, X, S, alpha, mask, P, control_grad, cut=cut)
+            return self.kernel.loss_grad(self.params, X, S, alpha, mask, P, control_grad, cut=cut)
         if session is not None:
             return session.loss_grad(self.kind, self.params, X, S, alpha, mask, P, control_grad)
         return self.kernel.loss_grad(self.params, X, S, alpha, mask, P, control_grad)
@@ -344,6 +426,8 @@ class RNNModel:
             "__shape__": np.array([self.n_latent, self.n_obs, self.n_inputs], dtype=np.int64),
             "__format__": np.array(_FORMAT_VERSION, dtype=np.int64),
         }
+        if self.hyperparams:
+            meta["__hyper__"] = np.array(json.dumps(self.hyperparams, sort_keys=True))
         io.atomic_write(path, lambda fh: np.savez(fh, **meta, **self._p))
 
 
@@ -358,7 +442,7 @@ def load(path) -> RNNModel:
     Returns
     -------
     RNNModel
-        A PLRNN, TanhRNN, LSTM or GRU.
+        A PLRNN, TanhRNN, LSTM, GRU or ShPLRNN (with its ``n_hidden`` and ``clipped``).
 
     Raises
     ------
@@ -378,7 +462,8 @@ def load(path) -> RNNModel:
         if kind not in MODELS:
             raise ValueError(f"{path} holds an unknown model kind {kind!r}; known kinds: {sorted(MODELS)}")
         M, N, K = (int(v) for v in f["__shape__"])
-        model = MODELS[kind](M, N, K, dtype=str(f["__dtype__"]), rng=0)
+        hyper = json.loads(str(f["__hyper__"])) if "__hyper__" in keys else {}
+        model = MODELS[kind](M, N, K, dtype=str(f["__dtype__"]), rng=0, **hyper)
         for name in model.param_names:
             if name not in keys:
                 raise ValueError(f"{path} lacks parameter {name!r} of a {kind}")

@@ -59,8 +59,8 @@ class LSTM(RNNModel):
         }
 
     def state_from_latent(self, z):
-        """(h, c) = (z, 0)."""
-        return np.concatenate([z, np.zeros_like(z)])
+        """(h, c) = (z, 0) (z (M,) or rows (..., M))."""
+        return np.concatenate([z, np.zeros_like(z)], axis=-1)
 
     def readout_state(self, states):
         """h, the first M entries of each state."""

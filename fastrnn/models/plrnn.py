@@ -30,6 +30,12 @@ class PLRNN(RNNModel):
     kernel = _kernel
     input_param = "C"
 
+    @property
+    def frozen_entries(self) -> dict:
+        """W's diagonal: the self-coupling is A's, so W_ii is never trained (its gradient is 0); and B with the
+        identity observation (:attr:`RNNModel.frozen_entries`)."""
+        return {**super().frozen_entries, "W": np.eye(self.n_latent, dtype=bool)}
+
     def _init_params(self, rng):
         M, N, K = self.n_latent, self.n_obs, self.n_inputs
         A = np.full(M, 0.9)

@@ -4,17 +4,19 @@ from __future__ import annotations
 from .gru import GRU
 from .lstm import LSTM
 from .plrnn import PLRNN
+from .shplrnn import ShPLRNN
 from .tanhrnn import TanhRNN
 
 #: Model kind -> class, in the order the library lists them.
-MODELS = {cls.kind: cls for cls in (PLRNN, TanhRNN, LSTM, GRU)}
+MODELS = {cls.kind: cls for cls in (PLRNN, TanhRNN, LSTM, GRU, ShPLRNN)}
 
 #: Lower-case names and aliases -> model kind.
-ALIASES = {"plrnn": "PLRNN", "tanhrnn": "TanhRNN", "tanh": "TanhRNN", "rnn": "TanhRNN", "lstm": "LSTM", "gru": "GRU"}
+ALIASES = {"plrnn": "PLRNN", "tanhrnn": "TanhRNN", "tanh": "TanhRNN", "rnn": "TanhRNN", "lstm": "LSTM", "gru": "GRU",
+           "shplrnn": "ShPLRNN", "shallow-plrnn": "ShPLRNN"}
 
 
 def model_kind(name) -> str:
-    """Canonical model kind ("PLRNN", "TanhRNN", "LSTM", "GRU") for a case-insensitive name or alias.
+    """Canonical model kind ("PLRNN", "TanhRNN", "LSTM", "GRU", "ShPLRNN") for a case-insensitive name or alias.
 
     Parameters
     ----------
@@ -34,7 +36,7 @@ def model_kind(name) -> str:
         kind = ALIASES.get(name.strip().lower())
         if kind is not None:
             return kind
-    raise ValueError(f"unknown model {name!r}; choose one of PLRNN, TanhRNN, LSTM, GRU")
+    raise ValueError(f"unknown model {name!r}; choose one of PLRNN, TanhRNN, LSTM, GRU, ShPLRNN")
 
 
 def model_class(name) -> type:

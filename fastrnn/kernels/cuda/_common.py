@@ -16,6 +16,7 @@ import numpy as np
 from numba import cuda
 
 from ...config import CUDA_MAX_THREADS
+from .. import host
 
 #: Upper bound on the block size of every recurrent kernel (the length of its loss-reduction buffer).
 MAX_THREADS = CUDA_MAX_THREADS
@@ -112,7 +113,7 @@ class Batch:
     """What every model's ``loss_grad`` uploads and derives first: dtype, sizes, scale 2 / (nb T N), and alpha, mask
     and P^T on the device (P float64 on the host, cast to the parameters' dtype)."""
 
-    def __init__(self, session, params, X, S, alpha, mask, P):
+    def __init__(self, session, params, X, S, alpha, mask, P, cut=None):
         dtype = params["B"].dtype
         if X.dtype != dtype or S.dtype != dtype:
             raise TypeError(f"X and inputs must have the model's dtype {dtype} on the device, got {X.dtype}, "
@@ -122,6 +123,10 @@ class Batch:
         self.T, self.K = T1 - 1, S.shape[2]
         self.scale = dtype.type(2.0 / (self.nb * self.T * self.N))
         self.alpha = session.to_device(np.asarray(alpha, dtype=dtype))
+        # the backward sweep's alpha: 1 at gradient cuts (truncated BPTT), as on the CPU (host.backward_alpha)
+        self.cut = None if cut is None else host.cut_steps(cut, np.shape(alpha))
+        self.alpha_back = (self.alpha if cut is None else
+                           session.to_device(host.backward_alpha(np.asarray(alpha, dtype=dtype), mask, cut)))
         self.mask = session.to_device(np.asarray(mask, dtype=dtype))
         self.PT = session.to_device(np.ascontiguousarray(np.asarray(P, dtype=dtype).T))
         self.losses = session.buffer("losses", (self.nb,), np.float64)
@@ -135,7 +140,12 @@ class Batch:
         ses, X = self.session, self.X
         loss = float(self.losses.copy_to_host().sum()) / (self.nb * self.T * self.N)
         dP = None
-        if control_grad:
+        if control_grad and self.cut is not None:     # dL/dz~ at the cut steps is no control gradient: drop it
+            G = GZt.copy_to_host()
+            G[self.cut] = 0.0
+            dP = (G.reshape(-1, G.shape[2]).T.astype(np.float64)
+                  @ X.copy_to_host().reshape(-1, self.N).astype(np.float64))
+        elif control_grad:
             M = GZt.shape[2]
             dP = ses.product(GZt, 0, 0, M, X, 0, 0, self.N, self.T + 1).astype(np.float64)
         return loss, grads, dP

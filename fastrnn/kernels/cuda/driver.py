@@ -18,11 +18,11 @@ from numba import config as _numba_config
 from numba import cuda
 
 from ... import config as _config
-from . import _linalg, gru, lstm, plrnn, tanhrnn
+from . import _linalg, gru, lstm, plrnn, shplrnn, tanhrnn
 from ._common import MAX_THREADS
 
 #: Model kind -> its CUDA kernel module.
-MODULES = {"PLRNN": plrnn, "TanhRNN": tanhrnn, "LSTM": lstm, "GRU": gru}
+MODULES = {"PLRNN": plrnn, "TanhRNN": tanhrnn, "LSTM": lstm, "GRU": gru, "ShPLRNN": shplrnn}
 
 
 def _cdiv(a, b):
@@ -143,13 +143,13 @@ class Session:
         warp = self.config["warp"]
         return max(1, min(_cdiv(units, warp) * warp, self.config["max_threads"]))
 
-    def loss_grad(self, kind, params, X, S, alpha, mask, P, control_grad):
+    def loss_grad(self, kind, params, X, S, alpha, mask, P, control_grad, cut=None, **options):
         """Loss and gradients of sparsely forced BPTT over a batch of windows on the device.
 
         Parameters
         ----------
         kind : str
-            Model kind ("PLRNN", "TanhRNN", "LSTM" or "GRU").
+            Model kind ("PLRNN", "TanhRNN", "LSTM", "GRU" or "ShPLRNN").
         params : dict of str -> ndarray
             The model's parameters (host arrays of one dtype, float32 or float64).
         X, S : device arrays (nb, T+1, N) and (nb, T+1, K)
@@ -160,6 +160,10 @@ class Session:
             Control matrix (z~ = P x), float64 as on the CPU; cast to the parameters' dtype.
         control_grad : bool
             Also return dL/dP.
+        cut : ndarray (nb, T+1), optional
+            Gradient cuts (truncated BPTT), as on the CPU (:func:`fastrnn.kernels.host.backward_alpha`).
+        **options
+            The model's variant, passed on to its kernel module (the ShPLRNN's ``clipped``).
 
         Returns
         -------
@@ -171,7 +175,7 @@ class Session:
             module = MODULES[kind]
         except KeyError:
             raise ValueError(f"no CUDA kernels for model kind {kind!r}; known kinds: {sorted(MODULES)}") from None
-        return module.loss_grad(params, X, S, alpha, mask, P, control_grad, session=self)
+        return module.loss_grad(params, X, S, alpha, mask, P, control_grad, session=self, cut=cut, **options)
 
 
 _default = None

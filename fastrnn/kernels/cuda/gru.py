@@ -130,11 +130,11 @@ def kernels(dtype):
     return forward, backward
 
 
-def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
+def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None, cut=None):
     """Loss and gradients on the GPU: the parameters and returns of :func:`fastrnn.kernels.gru.loss_grad`, with X
     and S device arrays (see :func:`fastrnn.kernels.cuda.plrnn.loss_grad`)."""
     ses = session_or_default(session)
-    bt = Batch(ses, params, X, S, alpha, mask, P)
+    bt = Batch(ses, params, X, S, alpha, mask, P, cut)
     W, b, B = params["W"], params["b"], params["B"]
     dt, nb, T, N, K = bt.dtype, bt.nb, bt.T, bt.N, bt.K
     M = W.shape[1]
@@ -151,7 +151,7 @@ def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
     GA = ses.buffer("GA", (nb, T, 4 * M), dt)
     GZt = ses.buffer("GZt", (nb, T + 1, M), dt)
     launch(bwd, ses, M, SHARED[1], nb, dt)(
-        ses.to_device(W), d_B, bt.alpha, bt.mask, Z, G, R, bt.scale, GA, GZt)
+        ses.to_device(W), d_B, bt.alpha_back, bt.mask, Z, G, R, bt.scale, GA, GZt)
     gsum = ses.column_sums(GA, 0, 0, 4 * M, T)
     grads = {
         "W": ses.product(GA, 0, 0, 3 * M, Z, 0, 0, M, T),

@@ -148,11 +148,11 @@ def kernels(dtype):
     return forward, backward
 
 
-def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
+def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None, cut=None):
     """Loss and gradients on the GPU: the parameters and returns of :func:`fastrnn.kernels.lstm.loss_grad`, with X
     and S device arrays (see :func:`fastrnn.kernels.cuda.plrnn.loss_grad`)."""
     ses = session_or_default(session)
-    bt = Batch(ses, params, X, S, alpha, mask, P)
+    bt = Batch(ses, params, X, S, alpha, mask, P, cut)
     W, b, B = params["W"], params["b"], params["B"]
     dt, nb, T, N, K = bt.dtype, bt.nb, bt.T, bt.N, bt.K
     M = W.shape[1]
@@ -169,7 +169,7 @@ def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
     GP = ses.buffer("GP", (nb, T, 4 * M), dt)
     GZt = ses.buffer("GZt", (nb, T + 1, M), dt)
     launch(bwd, ses, M, SHARED[1], nb, dt)(
-        ses.to_device(W), d_B, bt.alpha, bt.mask, Z, G, R, bt.scale, GP, GZt)
+        ses.to_device(W), d_B, bt.alpha_back, bt.mask, Z, G, R, bt.scale, GP, GZt)
     grads = {
         "W": ses.product(GP, 0, 0, 4 * M, Z, 0, 0, M, T),
         "b": ses.column_sums(GP, 0, 0, 4 * M, T),

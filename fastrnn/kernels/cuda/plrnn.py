@@ -106,7 +106,7 @@ def kernels(dtype):
     return forward, backward
 
 
-def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
+def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None, cut=None):
     """Loss and gradients of sparsely forced BPTT over a batch of windows on the GPU.
 
     The parameters and returns of :func:`fastrnn.kernels.plrnn.loss_grad` ((loss, grads, dL/dP float64 or None)),
@@ -114,7 +114,7 @@ def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
     :class:`~fastrnn.kernels.cuda.driver.Session`, by default the process's own) holds the device buffers.
     """
     ses = session_or_default(session)
-    bt = Batch(ses, params, X, S, alpha, mask, P)
+    bt = Batch(ses, params, X, S, alpha, mask, P, cut)
     A, W, h, B = params["A"], params["W"], params["h"], params["B"]
     dt, nb, T, N, K = bt.dtype, bt.nb, bt.T, bt.N, bt.K
     M = A.shape[0]
@@ -130,7 +130,7 @@ def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
     GF = ses.buffer("GF", (nb, T, M), dt)
     GZt = ses.buffer("GZt", (nb, T + 1, M), dt)
     launch(bwd, ses, M, SHARED[1], nb, dt)(
-        d_A, ses.to_device(W), d_B, bt.alpha, bt.mask, Z, R, bt.scale, GF, GZt)
+        d_A, ses.to_device(W), d_B, bt.alpha_back, bt.mask, Z, R, bt.scale, GF, GZt)
     gW = ses.product(GF, 0, 0, M, Z, 0, 0, M, T, relu_b=True)
     np.fill_diagonal(gW, 0.0)
     grads = {

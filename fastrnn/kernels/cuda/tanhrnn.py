@@ -102,11 +102,11 @@ def kernels(dtype):
     return forward, backward
 
 
-def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
+def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None, cut=None):
     """Loss and gradients on the GPU: the parameters and returns of :func:`fastrnn.kernels.tanhrnn.loss_grad`, with
     X and S device arrays (see :func:`fastrnn.kernels.cuda.plrnn.loss_grad`)."""
     ses = session_or_default(session)
-    bt = Batch(ses, params, X, S, alpha, mask, P)
+    bt = Batch(ses, params, X, S, alpha, mask, P, cut)
     W, h, B = params["W"], params["h"], params["B"]
     dt, nb, T, N, K = bt.dtype, bt.nb, bt.T, bt.N, bt.K
     M = h.shape[0]
@@ -122,7 +122,7 @@ def loss_grad(params, X, S, alpha, mask, P, control_grad, session=None):
     GP = ses.buffer("GP", (nb, T, M), dt)
     GZt = ses.buffer("GZt", (nb, T + 1, M), dt)
     launch(bwd, ses, M, SHARED[1], nb, dt)(
-        ses.to_device(W), d_B, bt.alpha, bt.mask, ZF, R, bt.scale, GP, GZt)
+        ses.to_device(W), d_B, bt.alpha_back, bt.mask, ZF, R, bt.scale, GP, GZt)
     grads = {
         "W": ses.product(GP, 0, 0, M, Z, 0, 0, M, T),
         "h": ses.column_sums(GP, 0, 0, M, T),
