@@ -144,7 +144,8 @@ def _cmd_train(args):
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     model, hist, option = train_model(
         y, s, model=args.model, n_latent=args.n_latent, forcing_option=option, baseline=args.baseline,
-        clip=args.clip, seq_len=args.seq_len, batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch,
+        clip=args.clip, clip_value=args.clip_value, observation=args.readout, seq_len=args.seq_len,
+        batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch,
         n_epochs=args.epochs, lr=args.lr, lr_end=args.lr_end, dtype=args.dtype, seed=args.seed,
         progress=not args.quiet, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     meta = {"data": label, "dt": dt, "model": args.model, "n_latent": args.n_latent, "observation": obs.to_dict(),
@@ -152,7 +153,8 @@ def _cmd_train(args):
             "segments": None if segs is None else {"spans": segs.spans, "dropped": segs.dropped,
                                                    "filled": segs.filled, "fill_gaps": args.fill_gaps},
             "forcing": forcing_label(option), "baseline": args.baseline, "seed": args.seed,
-            "history": {"loss": hist.loss, "grad_norm": hist.grad_norm, "seconds": hist.seconds}}
+            "history": {"loss": hist.loss, "grad_norm": hist.grad_norm, "seconds": hist.seconds,
+                        **({"alpha": hist.alpha} if hist.alpha else {})}}
     save_trained(model, args.out, meta)
     _say(args.quiet, f"loss {hist.loss[0]:.4g} -> {hist.loss[-1]:.4g} in {np.sum(hist.seconds):.1f} s; model saved "
                      f"to {args.out} (metadata {metadata_path(args.out)})")
@@ -508,6 +510,11 @@ def build_parser():
                    "'windowing' (every window starts from a zero state) or 'truncated:STEPS' (truncated BPTT, the "
                    "gradient cut every STEPS steps)")
     p.add_argument("--clip", type=float, default=None, help="clip the gradient norm to this value")
+    p.add_argument("--clip-value", type=float, default=None, metavar="THR",
+                   help="clip every gradient entry to [-THR, THR] (with or without forcing)")
+    p.add_argument("--readout", choices=("learned", "identity"), default="learned",
+                   help="the model's observation: a trained B (default) or identity, x = z[:N] with forcing of the "
+                        "first N units (generalised teacher forcing's setting)")
     p.add_argument("--inputs", default=None, help="file of external inputs (T, K) aligned with the data")
     p.add_argument("--dt", type=float, default=None, help="time units per sample (default: the system's, or 1)")
     p.add_argument("--n-steps", type=int, default=30000, help="samples generated for a system (default "

@@ -309,3 +309,20 @@ def test_train_with_adaptive_gtf(tmp_path, capsys):
     assert code == 0, err
     assert json.loads((tmp_path / "g.json").read_text())["forcing"] == "agtf:0.9:1"
     assert fr.load(out).kind == "ShPLRNN"
+
+
+def test_train_with_value_clipping_identity_readout_and_adaptive_alpha(tmp_path, capsys, lorenz_csv):
+    path, _ = lorenz_csv
+    out = tmp_path / "agtf.npz"
+    code, _, err = run(["train", str(path), "--model", "shplrnn", "--forcing", "agtf", "--readout", "identity",
+                        "--clip-value", "0.5", "--epochs", "3", "--dt", "0.01", "--out", str(out)] + SMALL, capsys)
+    assert code == 0 and err == []
+    model = fr.load(out)
+    assert model.observation == "identity"
+    np.testing.assert_array_equal(model.params["B"], np.eye(3, 6))  # B = [I 0], never trained
+    meta = json.loads((tmp_path / "agtf.json").read_text())
+    alpha = meta["history"]["alpha"]
+    assert len(alpha) == 3 and all(0.0 <= a <= 1.0 for a in alpha)
+    code, _, err = run(["train", str(path), "--readout", "identity", "--n-latent", "2", "--epochs", "1",
+                        "--tau", "10", "--out", str(tmp_path / "bad.npz"), "--quiet"], capsys)
+    assert code == 1 and len(err) == 1 and "n_obs <= n_latent" in err[0]

@@ -16,8 +16,9 @@ __all__ = ["load_trained", "metadata_path", "save_trained", "train_model"]
 
 
 def train_model(x, inputs=None, *, model="PLRNN", n_latent=32, forcing_option=None, baseline=None, clip=None,
-                seq_len=200, batch_size=16, batches_per_epoch=50, n_epochs=20, lr=1e-3, lr_end=None,
-                dtype="float64", seed=0, progress=True, checkpoint=None, checkpoint_every=1):
+                clip_value=None, observation="learned", seq_len=200, batch_size=16, batches_per_epoch=50,
+                n_epochs=20, lr=1e-3, lr_end=None, dtype="float64", seed=0, progress=True, checkpoint=None,
+                checkpoint_every=1):
     """Build a model and train it on ``x`` by sparsely forced BPTT with Adam.
 
     Parameters
@@ -33,6 +34,11 @@ def train_model(x, inputs=None, *, model="PLRNN", n_latent=32, forcing_option=No
     baseline : {None, "clipping", "windowing"}
     clip : float, optional
         Gradient-norm clipping threshold (overrides a baseline's).
+    clip_value : float, optional
+        Element-wise gradient clipping threshold (overrides a baseline's; see :func:`fastrnn.fit`).
+    observation : {"learned", "identity"}
+        The model's observation of its latent state (:class:`fastrnn.models.base.RNNModel`): a trained B, or
+        x = z[:N] with forcing of the first N units (generalised teacher forcing's setting).
     seq_len, batch_size, batches_per_epoch, n_epochs, lr : training budget (see :func:`fastrnn.fit`)
     lr_end : float, optional
         Decay the step size geometrically from ``lr`` to this value over training.
@@ -53,13 +59,15 @@ def train_model(x, inputs=None, *, model="PLRNN", n_latent=32, forcing_option=No
     first = x[0] if isinstance(x, (list, tuple)) else x
     first_s = None if inputs is None else (inputs[0] if isinstance(inputs, (list, tuple)) else inputs)
     net = model_class(model)(n_latent, first.shape[1], 0 if first_s is None else first_s.shape[1], dtype=dtype,
-                             rng=seed)
+                             rng=seed, observation=observation)
     opt = Adam(net.params, lr=lr)
     kwargs = forcing.fit_kwargs(option, seq_len)
     if baseline:
         kwargs.update(BASELINES[baseline])
     if clip is not None:
         kwargs["clip"] = clip
+    if clip_value is not None:
+        kwargs["clip_value"] = clip_value
 
     def decay(epoch, history, _model):
         if lr_end is not None:
