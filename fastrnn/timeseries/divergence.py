@@ -57,11 +57,8 @@ def divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow=False):
     """
     if ref.size == 0:
         return np.full(n_steps + 1, np.nan), 0
-    if along_flow:
-        offsets = flow_offsets(Y, ref, indptr, indices)
-        y, cnt = _divergence_kernel_shifted(Y, ref, indptr, indices, offsets, n_steps)
-    else:
-        y, cnt = _divergence_kernel(Y, ref, indptr, indices, n_steps)
+    offsets = flow_offsets(Y, ref, indptr, indices) if along_flow else np.empty(0)
+    y, cnt = _divergence_kernel(Y, ref, indptr, indices, offsets, n_steps)
     return y, int(cnt[0])
 
 
@@ -122,46 +119,6 @@ def _shifted_distance(Y, i, j, s):
     return math.sqrt(dd)
 
 
-@njit(parallel=True, cache=True)
-def _divergence_kernel_shifted(Y, ref, indptr, indices, offsets, n_steps):
-    """:func:`_divergence_kernel` with each neighbour followed at its fractional shift ``offsets[t]``."""
-    n_ref = ref.shape[0]
-    n_points = n_steps + 1
-    n_chunks = min(_N_CHUNKS, max(n_ref, 1))
-    sums = np.zeros((n_chunks, n_points))
-    cnts = np.zeros((n_chunks, n_points), dtype=np.int64)
-    for c in prange(n_chunks):
-        lo = (c * n_ref) // n_chunks
-        hi = ((c + 1) * n_ref) // n_chunks
-        acc = np.empty(n_points)
-        for r in range(lo, hi):
-            a = indptr[r]
-            b = indptr[r + 1]
-            m = b - a
-            if m == 0:
-                continue
-            i0 = ref[r]
-            for k in range(n_points):
-                acc[k] = 0.0
-            for t in range(a, b):
-                j0 = indices[t]
-                for k in range(n_points):
-                    acc[k] += _shifted_distance(Y, i0 + k, j0 + k, offsets[t])
-            for k in range(n_points):
-                if acc[k] > 0.0:
-                    sums[c, k] += math.log(acc[k] / m)
-                    cnts[c, k] += 1
-    out = np.empty(n_points)
-    cnt = np.zeros(n_points, dtype=np.int64)
-    for k in range(n_points):
-        s = 0.0
-        for c in range(n_chunks):
-            s += sums[c, k]
-            cnt[k] += cnts[c, k]
-        out[k] = s / cnt[k] if cnt[k] > 0 else np.nan
-    return out, cnt
-
-
 @njit(inline="always", cache=True)
 def _squared_distance(Y, i, j):
     """``||Y[i] - Y[j]||^2``, summed over the columns in order (inlined into the kernel by Numba)."""
@@ -173,16 +130,18 @@ def _squared_distance(Y, i, j):
 
 
 @njit(parallel=True, cache=True)
-def _divergence_kernel(Y, ref, indptr, indices, n_steps):
+def _divergence_kernel(Y, ref, indptr, indices, offsets, n_steps):
     """Mean over reference points i of ln(mean_{j in U_i} ||Y[i+k] - Y[j+k]||) for k = 0..n_steps.
 
     ``U_i`` is ``indices[indptr[r]:indptr[r+1]]`` for ``i = ref[r]``.  Reference points whose mean distance is
     exactly 0 at step k are left out of that step's average; the second output counts the reference points used
-    per step.  Each reference point's pairs are followed along k (contiguous rows of Y); the references are
+    per step.  With a non-empty ``offsets`` (one per pair), neighbour ``t`` is followed at its fractional shift
+    ``offsets[t]`` (:func:`_shifted_distance`).  Each reference point's pairs are followed along k (contiguous rows of Y); the references are
     split into a fixed number of chunks with their own accumulators, summed in order at the end.
     """
     n_ref = ref.shape[0]
     n_points = n_steps + 1
+    shifted = offsets.shape[0] > 0
     n_chunks = min(_N_CHUNKS, max(n_ref, 1))
     sums = np.zeros((n_chunks, n_points))
     cnts = np.zeros((n_chunks, n_points), dtype=np.int64)
@@ -197,6 +156,17 @@ def _divergence_kernel(Y, ref, indptr, indices, n_steps):
             if m == 0:
                 continue
             i0 = ref[r]
+            if shifted:
+                for k in range(n_points):
+                    acc[k] = 0.0
+                for t in range(a, b):
+                    for k in range(n_points):
+                        acc[k] += _shifted_distance(Y, i0 + k, indices[t] + k, offsets[t])
+                for k in range(n_points):
+                    if acc[k] > 0.0:
+                        sums[c, k] += math.log(acc[k] / m)
+                        cnts[c, k] += 1
+                continue
             if m == 1:
                 j0 = indices[a]
                 for k in range(n_points):
