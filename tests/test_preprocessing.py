@@ -1,5 +1,4 @@
 """Detrending, cycle removal and nonlinear noise reduction (fastrnn.preprocessing, issue 13)."""
-import time
 import warnings
 
 import numpy as np
@@ -114,9 +113,7 @@ def noisy_series():
         noisy = clean + NOISE * clean.std() * rng.standard_normal(T)
         den = {}
         for method in ("schreiber", "projective"):
-            t0 = time.perf_counter()
             den[method] = denoise(noisy, method)
-            den[method + "_s"] = time.perf_counter() - t0
         out[name] = (clean, noisy, dt, den)
     return out
 
@@ -128,7 +125,6 @@ def test_denoise_lowers_rms_error(noisy_series, name, method, min_gain):
     gain = rms(noisy - clean) / rms(den[method] - clean)
     # measured (seeds 1-4): schreiber 2.8 (Hénon), 2.4 (Lorenz); projective 4.1-4.4, 2.9-3.0
     assert gain >= min_gain, f"{method} on {name}: RMS error only {gain:.2f}x lower"
-    assert den[method + "_s"] < 5.0
 
 
 @pytest.mark.parametrize("name", ["henon", "lorenz"])
@@ -170,12 +166,6 @@ def test_noise_level_and_clean_signal_untouched():
     assert rms(fixed - clean) < rms(noisy - clean) / 2
 
 
-def test_speed_50k():
-    x = systems.henon(50_000, rng=5)[:, 0]
-    x = x + NOISE * x.std() * np.random.default_rng(5).standard_normal(x.size)
-    t0 = time.perf_counter()
-    noise_reduction_simple(x)
-    assert time.perf_counter() - t0 < 6.0  # measured ~1.4 s (shared machine)
 
 
 # ---------------------------------------------------------------- errors

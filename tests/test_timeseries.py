@@ -287,13 +287,9 @@ def test_explicit_fit_range_and_determinism(henon_x):
         a.divergence[0] = 1.0  # frozen result: read-only arrays
 
 
-def test_long_series_is_fast_and_kantz_radius_works():
-    import time
-
+def test_long_series_uses_every_reference_and_kantz_radius_works():
     x = systems.henon(100000, rng=5)[:, 0]
-    t0 = time.perf_counter()
-    est = ts.max_lyapunov(x, dim=2, lag=1, method="rosenstein")
-    assert time.perf_counter() - t0 < 20.0  # typically well under a second
+    est = ts.max_lyapunov(x, dim=2, lag=1, method="rosenstein")  # seconds: benchmarks/bench_data.py
     assert est.lambda_max == pytest.approx(HENON_LAMBDA, rel=0.05)
     assert est.n_reference > 99000
     r = ts.max_lyapunov(x[:20000], dim=2, lag=1, method="kantz", radius=0.02)
