@@ -33,14 +33,24 @@ class Case:
     T: int = 200
     tau: int = TAU
     N: int = N_OBS
+    H: int | None = None        # the ShPLRNN's n_hidden; None: the model's default (8 M)
+
+    @property
+    def n_hidden(self):
+        """The ShPLRNN's hidden width (H, or the model's default 8 M); None for the other models."""
+        if self.kind != "ShPLRNN":
+            return None
+        return 8 * self.M if self.H is None else self.H
 
     @property
     def group(self) -> str:
-        return f"{self.kind} M={self.M} batch={self.batch} T={self.T} {self.dtype}"
+        h = "" if self.H is None else f" H={self.H}"
+        return f"{self.kind} M={self.M}{h} batch={self.batch} T={self.T} {self.dtype}"
 
     @property
     def id(self) -> str:
-        return f"{self.kind}-M{self.M}-b{self.batch}-T{self.T}-{self.dtype}"
+        h = "" if self.H is None else f"-H{self.H}"
+        return f"{self.kind}-M{self.M}{h}-b{self.batch}-T{self.T}-{self.dtype}"
 
 
 def available_kinds():
@@ -58,6 +68,11 @@ def long_cases():
     return [Case(k, 32, d, batch=1, T=10_000) for k in KINDS for d in DTYPES]
 
 
+def shplrnn_cases():
+    """Issue 16's speed case: the plain ShPLRNN at M = 16, H = 256, batch 16, T = 200 (float32 is the target)."""
+    return [Case("ShPLRNN", 16, d, H=256) for d in DTYPES]
+
+
 def make_data(case: Case, seed=0):
     """Smooth, standardised 3-d windows (batch, T+1, N): sums of incommensurate sinusoids plus a little noise."""
     rng = np.random.default_rng(seed)
@@ -71,7 +86,8 @@ def make_data(case: Case, seed=0):
 
 
 def make_model(case: Case, seed=0):
-    return models.MODELS[case.kind](case.M, case.N, 0, dtype=case.dtype, rng=seed)
+    kw = {} if case.H is None else {"n_hidden": case.H}
+    return models.MODELS[case.kind](case.M, case.N, 0, dtype=case.dtype, rng=seed, **kw)
 
 
 def alpha(case: Case):
@@ -105,5 +121,5 @@ def initial_params(case: Case, seed=0):
     return {k: np.array(v, dtype=np.float64) for k, v in make_model(case, seed).params.items()}
 
 
-__all__ = ["Case", "KINDS", "FastrnnStep", "available_kinds", "standard_cases", "long_cases", "make_data",
-           "make_model", "alpha", "initial_params", "fastrnn"]
+__all__ = ["Case", "KINDS", "FastrnnStep", "available_kinds", "standard_cases", "long_cases", "shplrnn_cases",
+           "make_data", "make_model", "alpha", "initial_params", "fastrnn"]

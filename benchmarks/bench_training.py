@@ -61,6 +61,8 @@ def _run(benchmark, case, impl, rounds=None):
     step()
     benchmark.group = case.group
     benchmark.extra_info.update(info, impl=impl, kind=case.kind, M=case.M, dtype=case.dtype, batch=case.batch, T=case.T)
+    if case.n_hidden is not None:
+        benchmark.extra_info["H"] = case.n_hidden
     if rounds is None:
         benchmark(step)
     else:
@@ -77,3 +79,10 @@ def test_train_step(benchmark, case, impl):
 @pytest.mark.parametrize("case", C.long_cases(), ids=lambda c: c.id)
 def test_train_step_long(benchmark, case, impl):
     _run(benchmark, case, impl, rounds=3)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("case", C.shplrnn_cases(), ids=lambda c: c.id)
+def test_train_step_shplrnn(benchmark, case, impl):
+    """Issue 16: the ShPLRNN at M = 16, H = 256 (n_hidden set explicitly; the standard grid uses H = 8 M)."""
+    _run(benchmark, case, impl)
