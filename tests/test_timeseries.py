@@ -211,6 +211,24 @@ def test_along_flow_offsets_remove_a_pure_time_shift():
     assert s[0] == pytest.approx(0.3, abs=1e-3)
 
 
+def test_warnings_for_a_shoulder_and_for_a_curve_that_keeps_rising():
+    from fastrnn.timeseries.scaling import earlier_slope
+    k = np.arange(400, dtype=float)
+    shoulder = np.where(k < 100, -5 + 0.04 * k, -1 + 0.01 * (k - 100))  # steep first rise, then a slower one
+    assert earlier_slope(shoulder, 200, skip=5) == pytest.approx((shoulder[200] - shoulder[5]) / 195)
+    assert earlier_slope(shoulder, 200, skip=5, min_rise=10) is None
+    assert earlier_slope(shoulder, 8, skip=5) is None  # too short a stretch
+    # Chua's double scroll (x, dt 0.05): a concave curve without one straight stretch (it reads +53 % with the
+    # along-flow correction, docs/lyapunov_panel.md) is never silent
+    x = systems.chua_pwl(20000, dt=0.05, rng=0)[:, 0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = ts.max_lyapunov(x, dt=0.05)
+    assert any("more e-folds after the fitted region" in m for m in est.warnings)
+    assert [str(w.message) for w in caught if issubclass(w.category, ts.LyapunovWarning)] == [
+        f"max_lyapunov: {m}" for m in est.warnings]
+
+
 def test_auto_method_reads_maps_with_kantz_and_flows_with_rosenstein(henon_x, lorenz_xyz):
     assert ts.finely_sampled((lorenz_xyz[:5000, :1] - lorenz_xyz[:5000, :1].mean()) / lorenz_xyz[:5000, 0].std())
     h = (henon_x - henon_x.mean()) / henon_x.std()

@@ -19,7 +19,7 @@ from .figure import plot_divergence
 from .neighbours import theiler_window
 from .quality import (MIN_R2, MIN_RISE, SHORT_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning,
                       NoScalingRegionError, consensus)
-from .scaling import earlier_slope, fit_line, scaling_region
+from .scaling import earlier_slope, fit_line, scaling_region, smooth, smoothing_width
 
 __all__ = ["FINE_STEP", "MAP_STEP", "LyapunovEstimate", "finely_sampled", "map_like", "max_lyapunov", "plot_divergence"]
 
@@ -335,6 +335,7 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
     if not explicit:
         notes += _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance)
         notes += _shoulder_note(fits[index], period, (fits[index].dim - 1) * lag, dt)
+        notes += _still_rising_note(fits[index], period)
     for msg in notes:
         warnings.warn(f"max_lyapunov: {msg}", LyapunovWarning, stacklevel=2)
     steps = np.arange(n_steps + 1)
@@ -511,6 +512,26 @@ def _shoulder_note(rep, period, window, dt):
             f"{early / dt:.4g} per time unit up to step {rep.fit_range[0]}) than inside it: the region may lie past "
             f"a partial saturation (a shoulder) and the estimate may be too low - check LyapunovEstimate.plot(), "
             f"or pass fit_range to read the earlier rise"]
+
+
+#: a curve that still rises by this many times the fitted region's e-folds after it is reported
+STILL_RISING = 1.5
+
+
+def _still_rising_note(rep, period):
+    """A warning where the curve goes on rising after the representative fit by clearly more e-folds than inside
+    it, at a lower slope: a concave curve without one straight stretch, whose reading depends on the window."""
+    if not (rep.slope > 0 and rep.rise >= MIN_RISE):
+        return []
+    ys = smooth(rep.divergence, smoothing_width(period, rep.divergence.size))
+    stop = min(rep.fit_range[1] - 1, ys.size - 1)
+    after = float(np.max(ys[stop:]) - ys[stop])
+    if after <= STILL_RISING * rep.rise:
+        return []
+    return [f"the divergence curve rises by {after:.2f} more e-folds after the fitted region (steps "
+            f"{rep.fit_range[0]} to {rep.fit_range[1] - 1}, {rep.rise:.2f} e-folds), at a lower slope: it bends "
+            f"throughout and has no single straight stretch, so the estimate depends on the window - check "
+            f"LyapunovEstimate.plot()"]
 
 
 def _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance):
