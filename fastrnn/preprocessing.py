@@ -14,12 +14,22 @@ Chaos 3, 127 (1993).  H. Kantz, T. Schreiber, "Nonlinear Time Series Analysis", 
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .validation import as_float_array, check_bool, check_float, check_int
 
-__all__ = ["zscore", "preprocess", "detrend", "remove_cycle", "noise_level", "noise_reduction_simple",
+__all__ = ["PreprocessingWarning", "CYCLE_SIGNIFICANCE", "zscore", "preprocess", "detrend", "remove_cycle", "noise_level", "noise_reduction_simple",
            "noise_reduction_projective", "denoise"]
+
+#: the estimated mean cycle must carry this many times the variance that averaging the series over its number of
+#: cycles gives by chance (variance / cycles), or :func:`remove_cycle` warns
+CYCLE_SIGNIFICANCE = 4.0
+
+
+class PreprocessingWarning(UserWarning):
+    """A preprocessing step ran but its result is doubtful (e.g. a mean cycle estimated from too few cycles)."""
 
 RADIUS_FACTOR = 4.0  # default radius = RADIUS_FACTOR * noise_level(...) of the current series, at every iteration
 _NOISE_NEIGHBOURS = 50  # neighbourhood size of the noise-level estimate
@@ -199,7 +209,24 @@ def remove_cycle(x, period, *, return_cycle=False):
             cycle[:, j] = np.interp(phi, knots[order], vals[order], period=1.0)
     cycle = cycle.reshape(arr.shape)
     out = arr - cycle
+    _check_cycle_significance(flat, cycle.reshape(T, -1), out.reshape(T, -1), period)
     return (out, cycle) if return_cycle else out
+
+
+def _check_cycle_significance(flat, cycle, anomalies, period):
+    """Warn where a column's mean cycle is hardly larger than what averaging its own variability over the few
+    cycles of the record gives: each phase mean averages ``T / period`` samples a period apart, so without any
+    cycle it still varies by about ``var(anomalies) / (T / period)``; subtracting such a 'cycle' removes signal."""
+    n_cycles = flat.shape[0] / period
+    for j in range(flat.shape[1]):
+        chance = float(np.var(anomalies[:, j])) / n_cycles
+        found = float(np.var(cycle[:, j]))
+        if chance > 0 and found < CYCLE_SIGNIFICANCE * chance:
+            warnings.warn(
+                f"remove_cycle: the mean cycle of period {period:g} (column {j}) has a variance of {found:.3g}, only "
+                f"{found / chance:.1f}x what averaging the series over its {n_cycles:.1f} cycles gives by chance "
+                f"({chance:.3g}); it is mostly the series' own variability, and subtracting it removes signal - use "
+                f"a longer record (more cycles) or skip the cycle removal", PreprocessingWarning, stacklevel=3)
 
 
 # ----------------------------------------------------------------------------------------------------------------

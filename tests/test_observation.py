@@ -47,6 +47,7 @@ def test_embedding_columns_are_the_delayed_series(lorenz_x):
     np.testing.assert_allclose(y, (lorenz_x - lorenz_x.mean(0)) / lorenz_x.std(0))
 
 
+@pytest.mark.filterwarnings("ignore::fastrnn.preprocessing.PreprocessingWarning")  # Lorenz has no cycle of 50
 def test_round_trip_through_json_gives_identical_output(lorenz_x):
     x = lorenz_x[:, :1] * 3.0 + 0.002 * np.arange(4000)[:, None]
     obs = Observation(steps=[{"op": "detrend", "method": "polynomial", "order": 2},

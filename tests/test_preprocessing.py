@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fastrnn import systems
-from fastrnn.preprocessing import (denoise, detrend, noise_level, noise_reduction_projective,
+from fastrnn.preprocessing import (PreprocessingWarning, denoise, detrend, noise_level, noise_reduction_projective,
                                    noise_reduction_simple, remove_cycle, zscore)
 
 T = 10_000
@@ -88,8 +88,10 @@ def test_remove_cycle_integer_period_exact():
     noise = rng.normal(size=n)
     out = remove_cycle(np.tile(pattern, 30)[:, None] * [1.0, -2.0] + noise[:, None], float(P))
     assert out.shape == (n, 2)
-    np.testing.assert_allclose(out[:, 0], remove_cycle(noise, P), atol=1e-12)
-    assert rms(remove_cycle(noise, P) - noise) < 0.25  # phase means of 30 samples: ~ 1 / sqrt(30)
+    with pytest.warns(PreprocessingWarning, match="mostly the series' own variability"):  # noise has no cycle
+        only_noise = remove_cycle(noise, P)
+    np.testing.assert_allclose(out[:, 0], only_noise, atol=1e-12)
+    assert rms(only_noise - noise) < 0.25  # phase means of 30 samples: ~ 1 / sqrt(30)
 
 
 def test_remove_cycle_non_integer_period():
@@ -99,7 +101,8 @@ def test_remove_cycle_non_integer_period():
     out = remove_cycle(cycle + 10.0, P)
     assert np.max(np.abs(out)) < 1e-3  # stated tolerance: 1e-3 of the amplitude
     noise = np.random.default_rng(2).normal(size=t.size)
-    assert rms(remove_cycle(noise, P) - noise) < 0.3  # ~ 1 / sqrt(20) per bin
+    with pytest.warns(PreprocessingWarning):
+        assert rms(remove_cycle(noise, P) - noise) < 0.3  # ~ 1 / sqrt(20) per bin
 
 
 # ---------------------------------------------------------------- noise reduction
@@ -202,3 +205,20 @@ def test_type_errors():
         denoise(x, n_iter=2.0)
     with pytest.raises(TypeError, match="dtype"):
         denoise(np.array(["a"] * 200))
+
+
+def test_remove_cycle_warns_when_the_cycle_is_within_the_averaging_noise():
+    x = systems.lorenz(15000, dt=0.01, rng=0)[:, 0]
+    x = (x - x.mean()) / x.std()
+    t = np.arange(x.size)
+    # 7.5 cycles of period 2000 in a chaotic signal decorrelating within ~100 samples: the "mean cycle" is mostly
+    # the signal's own variability (its variance ~ 1/7.5), with or without a weak true cycle
+    for amp in (0.0, 0.3):
+        with pytest.warns(PreprocessingWarning, match="subtracting it removes signal"):
+            remove_cycle(x + amp * np.sqrt(2) * np.sin(2 * np.pi * t / 2000), 2000)
+    # a clear cycle over many periods: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PreprocessingWarning)
+        remove_cycle(x + np.sqrt(2) * np.sin(2 * np.pi * t / 200), 200)
+        rng = np.random.default_rng(0)
+        remove_cycle(5 * np.sin(2 * np.pi * np.arange(360) / 12) + rng.standard_normal(360), 12)
