@@ -16,7 +16,7 @@ from numba import njit
 
 from ..config import FASTMATH
 from . import host
-from ._common import add_inputs, dot_rows, force_rows, gemm_tn, loss_adjoint, observation_grad, residuals
+from ._common import add_column_sums, add_inputs, dot_rows, force_rows, loss_adjoint, observation_grad, residuals
 
 #: Model kind and parameter names (C only with inputs).
 KIND = "ShPLRNN"
@@ -35,14 +35,18 @@ def step_rows(A, W1t, W2t, h1, h2, Ct, S, b0, t, zp, U, Q, zf, clipped):
     """
     R, M = zp.shape
     H = h2.shape[0]
+    zero = np.zeros(1, dtype=U.dtype)[0]                     # relu in the state's dtype (x < 0 passes NaN on)
     dot_rows(zp, W2t, U)                                     # u = W2 z for all these rows at once
     for r in range(R):
-        for k in range(H):
-            u = U[r, k]
-            q = max(u + h2[k], 0.0)
-            if clipped:
-                q -= max(u, 0.0)
-            Q[r, k] = q
+        if clipped:
+            for k in range(H):
+                u = U[r, k]
+                v = u + h2[k]
+                Q[r, k] = (zero if v < zero else v) - (zero if u < zero else u)
+        else:
+            for k in range(H):
+                v = U[r, k] + h2[k]
+                Q[r, k] = zero if v < zero else v
     dot_rows(Q, W1t, zf)                                     # W1 phi for all these rows at once
     add_inputs(S, b0, t, Ct, zf)
     for r in range(R):
@@ -95,72 +99,109 @@ def jacobian_rows(A, W1, W2, W1t, W2t, h1, h2, Ct, S, Z, ZN, U, Q, D, J, clipped
 def forward(A, W1t, W2t, h1, h2, Ct, B, X, S, alpha, mask, Zt, Z, U, Q, ZF, R, clipped):
     """Forced forward pass, all windows in lockstep: two products per step for the whole batch.
 
-    Time-major outputs: Z (T+1, nb, M) forced states, U (T, nb, H) = W2 Z[:-1], Q (T, nb, H) = phi, ZF (T, nb, M)
-    free states, R (T, nb, N) residuals x_t - B zf_t. Returns the per-window loss sums (float64).
+    Time-major outputs: Z (T+1, nb, M) forced states, Q (T, nb, H) = phi, ZF (T, nb, M) free states, R (T, nb, N)
+    residuals x_t - B zf_t; U (T, nb, H) = W2 Z[:-1] for the clipped variant, whose backward sweep reads it, and a
+    (1, nb, H) scratch for the plain one (its derivative 1[u + h2 > 0] is 1[phi > 0]: a third of the memory traffic
+    less). Returns the per-window loss sums (float64).
     """
     T1, nb, M = Z.shape
+    last = U.shape[0] - 1
     for b in range(nb):
         for i in range(M):
             Z[0, b, i] = Zt[b, 0, i]
     for t in range(1, T1):
-        step_rows(A, W1t, W2t, h1, h2, Ct, S, 0, t, Z[t - 1], U[t - 1], Q[t - 1], ZF[t - 1], clipped)
+        step_rows(A, W1t, W2t, h1, h2, Ct, S, 0, t, Z[t - 1], U[min(t - 1, last)], Q[t - 1], ZF[t - 1], clipped)
         force_rows(alpha, mask, Zt, 0, t, ZF[t - 1], Z[t])
     return residuals(B, X, ZF, R)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _add_tn(G, Y, out, part, first):
+    """out (+)= G^T Y (C-contiguous G (R, P), Y (R, Q)): written on the ``first`` call, else added via part (P, Q)."""
+    if first:
+        np.dot(G.T, Y, out)
+        return
+    np.dot(G.T, Y, part)
+    P, Qn = out.shape
+    for i in range(P):
+        for j in range(Qn):
+            out[i, j] += part[i, j]
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def backward(A, W1, W2, h2, B, alpha, mask, Z, U, Q, ZF, R, scale, GF, GU, GZt, gA, gh1, gh2, gW1, gW2, gB,
              clipped):
-    """Reverse sweep over the lockstep layout of :func:`forward`, then the parameter gradients.
+    """Reverse sweep over the lockstep layout of :func:`forward`, with the weight gradients taken chunk by chunk.
 
-    Writes GF (T, nb, M) = dL/dzf_t, GU (T, nb, H) = dL/du_t (u = W2 z_{t-1}), GZt (nb, T+1, M) = dL/dz~_t, and the
-    gradients gA, gh1, gh2 (float64 accumulators), gW1 = GF^T Q, gW2 = GU^T Z[:-1], gB = -scale R^T ZF.
+    Writes GF (T, nb, M) = dL/dzf_t, GZt (nb, T+1, M) = dL/dz~_t, and the gradients gA, gh1, gh2 (float64
+    accumulators), gW1 = GF^T Q, gW2 = GU^T Z[:-1], gB = -scale R^T ZF. GU (Tc, nb, H) holds dL/du (u = W2 z_{t-1})
+    for a chunk of Tc steps: after each chunk its two gradient products run while GU and Q are still in cache.
     """
     T, nb, M = GF.shape
     H = h2.shape[0]
+    Tc = GU.shape[0]
     loss_adjoint(B, R, scale, GF)                            # GF = -scale R B (the loss terms), then the recursion
     gz = np.zeros((nb, M), dtype=GF.dtype)
     gq = np.empty((nb, H), dtype=GF.dtype)
-    for t in range(T, 0, -1):
-        gf = GF[t - 1]
-        for b in range(nb):
-            a = alpha[b, t]
-            if a == 0.0:
-                for i in range(M):
-                    gf[b, i] += gz[b, i]
-                    GZt[b, t, i] = 0.0
+    part1 = np.empty((M, H), dtype=GF.dtype)
+    part2 = np.empty((H, M), dtype=GF.dtype)
+    zero = np.zeros(1, dtype=GF.dtype)[0]
+    for t1 in range(T, 0, -Tc):
+        t0 = max(0, t1 - Tc)                                 # this chunk: steps t0 + 1 .. t1 (rows t0 .. t1 - 1)
+        for t in range(t1, t0, -1):
+            gf = GF[t - 1]
+            for b in range(nb):
+                a = alpha[b, t]
+                if a == 0.0:
+                    for i in range(M):
+                        gf[b, i] += gz[b, i]
+                        GZt[b, t, i] = 0.0
+                else:
+                    for i in range(M):
+                        w = a * mask[i]
+                        gf[b, i] += (1.0 - w) * gz[b, i]
+                        GZt[b, t, i] = w * gz[b, i]
+            dot_rows(gf, W1, gq)                             # dL/dphi = W1^T gf for all windows at once
+            q = Q[t - 1]
+            gu = GU[t - 1 - t0]
+            if clipped:
+                u = U[t - 1]
+                for b in range(nb):
+                    for k in range(H):
+                        g = gq[b, k] if u[b, k] + h2[k] > 0.0 else zero
+                        gh2[k] += g
+                        if u[b, k] > 0.0:
+                            g -= gq[b, k]
+                        gu[b, k] = g
             else:
+                for b in range(nb):                          # phi > 0 exactly where u + h2 > 0
+                    for k in range(H):
+                        gu[b, k] = gq[b, k] if q[b, k] > zero else zero
+            dot_rows(gu, W2, gz)                             # W2^T gu
+            zp = Z[t - 1]
+            for b in range(nb):
                 for i in range(M):
-                    w = a * mask[i]
-                    gf[b, i] += (1.0 - w) * gz[b, i]
-                    GZt[b, t, i] = w * gz[b, i]
-        dot_rows(gf, W1, gq)                                 # dL/dphi = W1^T gf for all windows at once
-        u = U[t - 1]
-        gu = GU[t - 1]
-        for b in range(nb):
-            for k in range(H):
-                g = gq[b, k] if u[b, k] + h2[k] > 0.0 else 0.0
-                gh2[k] += g
-                if clipped and u[b, k] > 0.0:
-                    g -= gq[b, k]
-                gu[b, k] = g
-        dot_rows(gu, W2, gz)                                 # W2^T gu
-        zp = Z[t - 1]
-        for b in range(nb):
-            for i in range(M):
-                g = gf[b, i]
-                gz[b, i] += A[i] * g
-                gA[i] += g * zp[b, i]
-                gh1[i] += g
+                    g = gf[b, i]
+                    gz[b, i] += A[i] * g
+                    gA[i] += g * zp[b, i]
+                    gh1[i] += g
+        rows = (t1 - t0) * nb
+        first = t1 == T
+        if not clipped:                                      # gh2 = sum of dL/du (a separate loop vectorises)
+            add_column_sums(GU[0:t1 - t0].reshape(rows, H), gh2)
+        _add_tn(GF[t0:t1].reshape(rows, M), Q[t0:t1].reshape(rows, H), gW1, part1, first)
+        _add_tn(GU[0:t1 - t0].reshape(rows, H), Z[t0:t1].reshape(rows, M), gW2, part2, first)
     for b in range(nb):
         for i in range(M):
             GZt[b, 0, i] = gz[b, i]
-    gemm_tn(GF.reshape(T * nb, M), Q.reshape(T * nb, H), gW1)
-    gemm_tn(GU.reshape(T * nb, H), Z[0:T].reshape(T * nb, M), gW2)
     observation_grad(R, ZF, scale, gB)
 
 
 # ---------------------------------------------------------------- host glue
+#: Bytes of dL/du per gradient chunk of :func:`backward` (it and the chunk of phi stay in the core's L2 cache).
+_CHUNK_BYTES = 128 * 1024
+
+
 def _operands(params):
     """(A, W1, W2, h1, h2, B, C, W1t, W2t, Ct): C an empty (M, 0) matrix without inputs, transposes C-contiguous."""
     A, W1, W2, h1, h2, B = (params[k] for k in ("A", "W1", "W2", "h1", "h2", "B"))
@@ -208,8 +249,11 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too, clipped, alpha_back=None
     dtype = W1.dtype
     clipped = bool(clipped)
     # time-major work arrays (reused between calls)
-    Z, U, Q, ZF, GF, GU, R, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (T, nb, H), (T, nb, H), (T, nb, M),
-                                                               (T, nb, M), (T, nb, H), (T, nb, N), (nb, T1, M)])
+    # U is kept only for the clipped variant's backward sweep; dL/du is held for a chunk of Tc steps (_CHUNK_BYTES)
+    TU = T if clipped else 1
+    Tc = max(1, min(T, _CHUNK_BYTES // (nb * H * np.dtype(dtype).itemsize)))
+    Z, U, Q, ZF, GF, GU, R, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (TU, nb, H), (T, nb, H), (T, nb, M),
+                                                               (T, nb, M), (Tc, nb, H), (T, nb, N), (nb, T1, M)])
     with host.serial_blas():
         losses = forward(A, W1t, W2t, h1, h2, Ct, B, X, S, alpha, mask, Zt, Z, U, Q, ZF, R, clipped)
         if not backward_too:
