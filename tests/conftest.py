@@ -31,3 +31,16 @@ def make_model(kind, M, N, K, dtype=np.float64, seed=0, scale=1.0):
 @pytest.fixture(params=MODEL_KINDS)
 def kind(request):
     return request.param
+
+
+def run_cli(argv, capsys):
+    """``fastrnn.cli.main(argv)`` -> (exit status, stdout, stderr lines); argparse's SystemExit counts as an exit
+    status."""
+    from fastrnn.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, [line for line in err.splitlines() if line.strip()]

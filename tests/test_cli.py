@@ -10,19 +10,10 @@ import pytest
 
 import fastrnn as fr
 from fastrnn import systems
-from fastrnn.cli import main
+
+from conftest import run_cli as run
 
 SMALL = ["--n-latent", "6", "--seq-len", "40", "--batch-size", "4", "--batches-per-epoch", "3", "--quiet"]
-
-
-def run(argv, capsys):
-    """main(argv) -> (exit status, stdout, stderr lines); argparse's SystemExit counts as an exit status."""
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, [line for line in err.splitlines() if line.strip()]
 
 
 @pytest.fixture

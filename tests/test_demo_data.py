@@ -6,19 +6,11 @@ import numpy as np
 import pytest
 
 from fastrnn import systems
-from fastrnn.cli import main
+
+from conftest import run_cli as run
 
 TINY = ["--quiet", "--workers", "1", "--n-latent", "5", "--seq-len", "100", "--batch-size", "4",
         "--batches-per-epoch", "2", "--epochs", "2"]
-
-
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, [line for line in err.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")

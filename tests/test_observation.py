@@ -8,20 +8,12 @@ import pytest
 
 import fastrnn as fr
 from fastrnn import systems
-from fastrnn.cli import main
 from fastrnn.experiments import evaluate_model
 from fastrnn.observation import Observation, parse_embed
 from fastrnn.preprocessing import detrend
 from fastrnn.timeseries import estimate_delay, estimate_dimension
 
-
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, [line for line in err.splitlines() if line.strip()]
+from conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")
