@@ -122,9 +122,6 @@ def _check_truncate(model, truncate, unit_mask):
     if truncate is None:
         return None
     truncate = validation.check_int(truncate, "truncate", minimum=1)
-    if not getattr(model.kernel, "CUTS", False):
-        raise ValueError(f"truncated BPTT is not implemented for the {model.kind}'s kernels; use the PLRNN, TanhRNN, "
-                         f"LSTM or GRU, or drop truncate=")
     if unit_mask is not None and not np.all(np.asarray(unit_mask) != 0):
         raise ValueError("truncate= cuts the gradient of the whole state; drop unit_mask (it selects forced units)")
     if model.forced_units() is not None and not model.forced_units().all():

@@ -23,8 +23,6 @@ from ._common import (add_column_sums, bias_tiles, forcing_weights, gate_product
 
 #: Model kind and parameter names (U only with inputs).
 KIND = "GRU"
-#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
-CUTS = True
 PARAMS = ("W", "U", "b", "B")
 N_GATES = 3
 
@@ -234,12 +232,7 @@ def state_jacobians(params, Z, S):
     """Jacobians J (R, M, M) of the free step at the states Z (R, M) with inputs S (R, K), in the parameters'
     dtype."""
     W, _, b, _, Ut = _operands(params)
-    R, M = Z.shape
-    J = np.empty((R, M, M), W.dtype)
-    jacobian_rows(W, host.gate_layouts(W, N_GATES)[1], b, Ut,
-                  np.ascontiguousarray(S, dtype=W.dtype).reshape(R, 1, S.shape[1]),
-                  np.ascontiguousarray(Z, dtype=W.dtype), J)
-    return J
+    return host.gate_state_jacobians(jacobian_rows, W, b, Ut, Z, S, N_GATES)
 
 
 def _sweep(params, X, S, alpha, mask, Zt, backward_too, alpha_back=None):

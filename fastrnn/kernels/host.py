@@ -157,6 +157,18 @@ def gate_layouts(W, n_gates):
 _tls = threading.local()
 
 
+def gate_state_jacobians(jacobian_rows, W, b, Ut, Z, S, n_gates):
+    """Jacobians J (R, D, D) of a gated model's free step at the states Z (R, D) with inputs S (R, K), in W's dtype:
+    the module's compiled ``jacobian_rows`` over the rows, each row one step from its own state (the GRU and the
+    LSTM share this glue)."""
+    R, D = Z.shape
+    J = np.empty((R, D, D), W.dtype)
+    jacobian_rows(W, gate_layouts(W, n_gates)[1], b, Ut,
+                  np.ascontiguousarray(S, dtype=W.dtype).reshape(R, 1, S.shape[1]),
+                  np.ascontiguousarray(Z, dtype=W.dtype), J)
+    return J
+
+
 def workspace(tag, dtype, shapes):
     """Scratch arrays of the given shapes, reused by the next call in this thread with the same tag, dtype and shapes.
 

@@ -26,8 +26,6 @@ from ._common import (add_column_sums, bias_tiles, forcing_weights, gate_product
 
 #: Model kind and parameter names (U only with inputs).
 KIND = "LSTM"
-#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
-CUTS = True
 PARAMS = ("W", "U", "b", "B")
 N_GATES = 4
 
@@ -249,12 +247,7 @@ def state_jacobians(params, Z, S):
     """Jacobians J (R, 2M, 2M) of the free step at the states Z = (h, c) (R, 2M) with inputs S (R, K), in the
     parameters' dtype."""
     W, _, b, _, Ut = _operands(params)
-    R, D = Z.shape
-    J = np.empty((R, D, D), W.dtype)
-    jacobian_rows(W, host.gate_layouts(W, N_GATES)[1], b, Ut,
-                  np.ascontiguousarray(S, dtype=W.dtype).reshape(R, 1, S.shape[1]),
-                  np.ascontiguousarray(Z, dtype=W.dtype), J)
-    return J
+    return host.gate_state_jacobians(jacobian_rows, W, b, Ut, Z, S, N_GATES)
 
 
 def _sweep(params, X, S, alpha, mask, Zt, backward_too, alpha_back=None):

@@ -15,8 +15,6 @@ from ._common import add_inputs, dot_rows, force_rows, gemm_tn, loss_adjoint, ob
 
 #: Model kind and parameter names (C only with inputs).
 KIND = "PLRNN"
-#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
-CUTS = True
 PARAMS = ("A", "W", "h", "B", "C")
 
 

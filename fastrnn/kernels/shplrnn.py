@@ -8,7 +8,7 @@ batch, the free run (:func:`run`) and the Jacobians (:func:`jacobians`) for a si
 Jacobians and Lyapunov spectra evaluate the same floating-point operations. The host glue at the end
 (:func:`free_run`, :func:`loss_grad`, :func:`forward_states`) takes the parameters by name
 (:attr:`fastrnn.ShPLRNN.params`) and the variant as ``clipped``; :data:`PLAIN` and :data:`CLIPPED` bind it, with
-the interface of a kernel module (``KIND``, ``PARAMS``, ``CUTS``, ``free_run``, ``loss_grad``, ``forward_states``),
+the interface of a kernel module (``KIND``, ``PARAMS``, ``free_run``, ``loss_grad``, ``forward_states``),
 for the model class. :mod:`fastrnn.kernels.cuda.shplrnn` is the GPU twin of :func:`loss_grad`.
 """
 import numpy as np
@@ -20,8 +20,6 @@ from ._common import add_column_sums, add_inputs, dot_rows, force_rows, loss_adj
 
 #: Model kind and parameter names (C only with inputs).
 KIND = "ShPLRNN"
-#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
-CUTS = True
 PARAMS = ("A", "W1", "W2", "h1", "h2", "B", "C")
 
 
@@ -305,8 +303,6 @@ def loss_grad(params, X, S, alpha, mask, P, control_grad, clipped=False, cut=Non
     """
     def sweep(*args, **kw):
         return _sweep(*args, clipped, **kw)
-    if cut is None:
-        return host.loss_grad(sweep, params, X, S, alpha, mask, P, control_grad)
     return host.loss_grad(sweep, params, X, S, alpha, mask, P, control_grad, cut)
 
 
@@ -325,7 +321,6 @@ class Variant:
 
     KIND = KIND
     PARAMS = PARAMS
-    CUTS = CUTS
 
     def __init__(self, clipped):
         self.clipped = bool(clipped)

@@ -16,8 +16,6 @@ from ._common import (add_column_sums, add_inputs, dot_rows, force_rows, gemm_tn
 
 #: Model kind and parameter names (C only with inputs).
 KIND = "TanhRNN"
-#: The sweeps honour gradient cuts (truncated BPTT; ``loss_grad(..., cut=)``, :func:`.host.backward_alpha`).
-CUTS = True
 PARAMS = ("W", "h", "B", "C")
 
 

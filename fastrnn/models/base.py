@@ -406,16 +406,9 @@ class RNNModel:
         G : ndarray (M, N) float64 or None
             dL/dP, or None if ``control_grad`` is False.
         """
-        if cut is not None:
-            if not getattr(self.kernel, "CUTS", False):
-                raise ValueError(f"truncated BPTT (gradient cuts) is not implemented for the {self.kind}'s kernels; "
-                                 f"use the PLRNN, TanhRNN, LSTM or GRU, or train without truncation")
-            if session is not None:
-                return session.loss_grad(self.kind, self.params, X, S, alpha, mask, P, control_grad, cut=cut)
-            return self.kernel.loss_grad(self.params, X, S, alpha, mask, P, control_grad, cut=cut)
         if session is not None:
-            return session.loss_grad(self.kind, self.params, X, S, alpha, mask, P, control_grad)
-        return self.kernel.loss_grad(self.params, X, S, alpha, mask, P, control_grad)
+            return session.loss_grad(self.kind, self.params, X, S, alpha, mask, P, control_grad, cut=cut)
+        return self.kernel.loss_grad(self.params, X, S, alpha, mask, P, control_grad, cut=cut)
 
     # ---------------------------------------------------------------- persistence
     def save(self, path):

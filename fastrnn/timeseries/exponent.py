@@ -21,7 +21,8 @@ from .quality import (MIN_R2, MIN_RISE, SHORT_RISE, WEAK_R2, WEAK_RISE, CurveFit
                       NoScalingRegionError, consensus)
 from .scaling import earlier_slope, fit_line, scaling_region, smooth, smoothing_width
 
-__all__ = ["FINE_STEP", "MAP_STEP", "LyapunovEstimate", "finely_sampled", "map_like", "max_lyapunov", "plot_divergence"]
+__all__ = ["FINE_STEP", "MAP_STEP", "LyapunovEstimate", "finely_sampled", "map_like", "max_lyapunov", "median_step",
+           "plot_divergence"]
 
 #: median step between consecutive z-scored samples below which a series counts as a finely sampled flow
 FINE_STEP = 0.1
@@ -257,12 +258,13 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
     theiler = theiler_window(theiler, z)
     max_steps = optional_int(max_steps, "max_steps", 2)
     n_ref = optional_int(n_ref, "n_ref", 2)
-    fine = finely_sampled(z)
+    step = median_step(z)
+    fine = finely_sampled(z, step)
     if method == "auto":
         # a finely sampled flow: Rosenstein with the along-flow correction; a map or a coarsely sampled series
         # (curves of a few steps, where the single nearest neighbour is the one noise brought closest): Kantz's
         # average over neighbourhoods of three radii
-        method = "kantz" if (n_neighbors is None or n_neighbors > 1) and map_like(z) else "rosenstein"
+        method = "kantz" if (n_neighbors is None or n_neighbors > 1) and map_like(z, step) else "rosenstein"
         if method == "kantz" and n_neighbors is None and radius is None:
             radius = "auto"
     flow = fine if along_flow is None else bool(along_flow)
@@ -367,18 +369,23 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
     )
 
 
-def finely_sampled(z):
-    """Whether the z-scored (T, D) series ``z`` is sampled finely enough to be treated as a flow: the median
-    absolute step between consecutive samples, averaged over the columns, is below :data:`FINE_STEP` standard
-    deviations (a sine needs about 60 samples per period; maps jump by about one standard deviation)."""
-    return bool(np.mean(np.median(np.abs(np.diff(z, axis=0)), axis=0)) < FINE_STEP)
+def median_step(z):
+    """The median absolute step between consecutive samples of the z-scored (T, D) series ``z``, averaged over the
+    columns, in standard deviations: about ``2 pi / P`` for a sine of ``P`` samples per period, about 1 for a map."""
+    return float(np.mean(np.median(np.abs(np.diff(z, axis=0)), axis=0)))
 
 
-def map_like(z):
-    """Whether the z-scored (T, D) series ``z`` jumps like a map: the median absolute step between consecutive
-    samples, averaged over the columns, is at least :data:`MAP_STEP` standard deviations (a sine sampled with
-    fewer than about 20 samples per period)."""
-    return bool(np.mean(np.median(np.abs(np.diff(z, axis=0)), axis=0)) >= MAP_STEP)
+def finely_sampled(z, step=None):
+    """Whether the z-scored (T, D) series ``z`` is sampled finely enough to be treated as a flow: its
+    :func:`median_step` (or ``step``, if given) is below :data:`FINE_STEP` (a sine needs about 60 samples per
+    period; maps jump by about one standard deviation)."""
+    return (median_step(z) if step is None else step) < FINE_STEP
+
+
+def map_like(z, step=None):
+    """Whether the z-scored (T, D) series ``z`` jumps like a map: its :func:`median_step` (or ``step``, if given) is
+    at least :data:`MAP_STEP` (a sine sampled with fewer than about 20 samples per period)."""
+    return (median_step(z) if step is None else step) >= MAP_STEP
 
 
 def _check_dims(dim):
