@@ -25,6 +25,10 @@ LOOP_MNK = 8192
 # ---------------------------------------------------------------- threads (CPU)
 #: Multiply-adds per sweep (batch x T x M^2) below which a sweep runs on one thread (call time).
 PARALLEL_MIN_WORK = 250_000_000
+#: Multiply-adds per forward sweep (batch x T x M x H) from which the shPLRNN sweeps its windows in groups, on separate
+#: threads when cores are idle (:func:`fastrnn.kernels.host.window_groups`; call time). On 2 idle cores the groups
+#: were 1.2-1.8x faster from 4e4 multiply-adds (M = 3, H = 16, batch 16, T = 50) to 5e7 (M = 32, H = 512).
+SPLIT_MIN_WORK = 100_000
 #: Multiply-adds from which a gated model's weight-gradient products run on BLAS's threads when cores are idle
 #: (call time).
 THREADED_GEMM_MIN = 50_000_000

@@ -129,6 +129,71 @@ def test_kernel_matches_loop_reference_large(clipped, with_inputs, tau, ridge):
         assert err < 1e-10, (name, err)
 
 
+def test_window_groups_divide_the_batch_and_keep_blas_products():
+    """The groups of a large sweep: the largest divisor of the batch up to the thread count whose step products stay
+    on the BLAS path; small sweeps and odd splits stay whole; never the machine's load."""
+    import numba
+    from fastrnn import config
+    from fastrnn.kernels import host
+
+    wg = host.window_groups
+    big = config.SPLIT_MIN_WORK
+    orig = numba.get_num_threads
+    try:
+        numba.get_num_threads = lambda: 4
+        assert wg(16, big, 16 * 256) == 4
+        assert wg(6, big, 16 * 1024) == 3
+        assert wg(6, big, 16 * 256) == 2                          # 3 groups: 2-row products, loops
+        assert wg(7, big, 16 * 256) == 1                          # prime batch: no equal groups
+        assert wg(16, big - 1, 16 * 256) == 1                     # below the work threshold
+        assert wg(1, big, 16 * 256) == 1
+        # 16 x 16 x 64 = 16384 multiply-adds go to BLAS; 4 or 8 rows would be plain loops (LOOP_MNK = 8192)
+        assert config.LOOP_MNK == 8192
+        assert wg(16, big, 16 * 64) == 1
+        assert wg(16, big, 3 * 64) == 4                           # loops already for the whole batch: split
+        numba.get_num_threads = lambda: 1
+        assert wg(16, big, 16 * 256) == 1
+    finally:
+        numba.get_num_threads = orig
+
+
+@pytest.mark.parametrize("truncate", [None, 4])
+@pytest.mark.parametrize("with_inputs", [False, True])
+@pytest.mark.parametrize("clipped", VARIANTS)
+def test_grouped_sweep_matches_loop_reference_and_is_load_independent(monkeypatch, clipped, with_inputs, truncate):
+    """A sweep computed in 3 groups of windows agrees with the whole-batch sweep and the loop reference, and is the
+    same bit for bit whether the groups run on threads or one after the other (the load only decides that)."""
+    import numba
+    from fastrnn import config
+    from fastrnn.kernels import host
+
+    model = make_shplrnn(5, 3, 2 if with_inputs else 0, 24, clipped, seed=11, scale=0.9)
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(6, 41, 3))
+    S = rng.normal(size=(6, 41, 2)) if with_inputs else None
+    alpha = forcing.none(40) if truncate else np.stack([forcing.interval(40, t) for t in (3, 7, 11, 13, 100, 40)])
+    if not truncate:
+        alpha[1, 5:9] = 0.3
+    whole = fr.loss_and_grad(model, X, alpha, inputs=S, truncate=truncate)
+    monkeypatch.setattr(config, "SPLIT_MIN_WORK", 0)
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
+    assert host.window_groups(6, 1, 5 * 24) == 3
+    monkeypatch.setattr(host, "idle_cores", lambda: 2)
+    threaded = fr.loss_and_grad(model, X, alpha, inputs=S, truncate=truncate)
+    monkeypatch.setattr(host, "idle_cores", lambda: 1)
+    sequential = fr.loss_and_grad(model, X, alpha, inputs=S, truncate=truncate)
+    cut = forcing.truncation(40, truncate) if truncate else None
+    ref_loss, ref = naive.loss_and_grad(model, X, alpha, S, cut=cut)
+    assert threaded[0] == sequential[0]
+    assert threaded[0] == pytest.approx(whole[0], rel=1e-13) and threaded[0] == pytest.approx(ref_loss, rel=1e-12)
+    for name in ref:
+        np.testing.assert_array_equal(threaded[1][name], sequential[1][name], err_msg=name)
+        np.testing.assert_allclose(threaded[1][name], whole[1][name], rtol=1e-12,
+                                   atol=1e-14 * np.abs(whole[1][name]).max(), err_msg=name)
+        err = np.linalg.norm(threaded[1][name] - ref[name]) / np.linalg.norm(ref[name])
+        assert err < 1e-10, (name, err)
+
+
 @pytest.mark.parametrize("clipped", VARIANTS)
 def test_truncated_bptt_matches_the_loop_reference(clipped):
     """Gradient cuts every 4 steps (the truncated-BPTT baseline) on both variants, with inputs."""
@@ -363,3 +428,30 @@ def test_train_command(tmp_path, capsys):
     assert code == 0
     model = fr.load(out)
     assert model.kind == "ShPLRNN" and model.n_latent == 5 and model.n_hidden == 40 and not model.clipped
+
+
+def test_idle_cores_counts_other_processes_only(monkeypatch):
+    """idle_cores from CPU-time samples: the other processes' use (all busy time less this process's) over the
+    window, never this process's own threads; answers reused within the window; load average on the first call."""
+    import os
+    import time as _time
+    from fastrnn.kernels import host
+
+    n = os.cpu_count() or 1
+    clock = [100.0]
+    cpu = [(50.0, 10.0)]
+    monkeypatch.setattr(_time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(host, "_cpu_seconds", lambda: cpu[0])
+    monkeypatch.setattr(host, "_idle_state", {"sample": None, "answer": None})
+    monkeypatch.setattr(os, "getloadavg", lambda: (float(n) + 5.0, 0.0, 0.0))
+    assert host.idle_cores() == 1                         # first call: the load average (all cores busy)
+    clock[0] += 1.0
+    cpu[0] = (50.0 + 2.0 * min(n, 2), 10.0 + 2.0 * min(n, 2))   # all the busy time was this process's own
+    assert host.idle_cores() == n
+    busy, own = cpu[0]
+    clock[0] += 0.1
+    cpu[0] = (busy + 100.0, own)                          # inside the window: not read, the previous answer
+    assert host.idle_cores() == n
+    clock[0] += 1.0                                       # 1.1 s after the last sample another process kept one
+    cpu[0] = (busy + 1.1 + 0.5, own + 0.5)                # core busy (and this one used half a core)
+    assert host.idle_cores() == max(1, n - 1)

@@ -232,36 +232,35 @@ def _find_blas_setters():
 
 
 _blas_lock = threading.Lock()
-_blas_depth = 0
-_blas_previous = []
 
 
 class serial_blas:
     """Context manager: OpenBLAS runs on the calling thread inside the block (see the note above).
 
-    The setting is process-wide in OpenBLAS; nested or concurrent blocks (kernels called from several Python threads)
-    share it, and the thread counts found by the first block to enter are restored when the last one leaves.
+    ``openblas_set_num_threads_local`` sets the calling thread's count only, so the nesting depth and the counts to
+    restore are kept per thread: kernels called from several Python threads at once (a threaded Dask worker) each
+    run BLAS on their own thread, and each thread's count is restored when its outermost block leaves.
     """
 
     __slots__ = ()
 
     def __enter__(self):
-        global _blas_setters, _blas_depth, _blas_previous
-        with _blas_lock:
-            if _blas_setters is None:
-                _blas_setters = _find_blas_setters()
-            if _blas_depth == 0:
-                _blas_previous = [fn(1) for fn in _blas_setters]
-            _blas_depth += 1
+        global _blas_setters
+        if _blas_setters is None:
+            with _blas_lock:
+                if _blas_setters is None:
+                    _blas_setters = _find_blas_setters()
+        depth = getattr(_tls, "blas_depth", 0)
+        if depth == 0:
+            _tls.blas_previous = [fn(1) for fn in _blas_setters]
+        _tls.blas_depth = depth + 1
         return self
 
     def __exit__(self, *exc):
-        global _blas_depth
-        with _blas_lock:
-            _blas_depth -= 1
-            if _blas_depth == 0:
-                for fn, n in zip(_blas_setters, _blas_previous):
-                    fn(n)
+        _tls.blas_depth -= 1
+        if _tls.blas_depth == 0:
+            for fn, n in zip(_blas_setters, _tls.blas_previous):
+                fn(n)
         return False
 
 
@@ -271,34 +270,113 @@ class serial_blas:
 # at M = 256 (15-26 vs 16-18 ms): the per-thread products are too small to pay back the second thread.
 
 
-def idle_cores():
-    """Cores left idle by the 1-minute load average, counting the calling thread's own core as idle (>= 1).
+#: Seconds over which :func:`idle_cores` measures the other processes' CPU use (it reuses its answer within them).
+_IDLE_WINDOW_S = 0.25
+_idle_state = {"sample": None, "answer": None}
 
-    Elsewhere than on Unix (no load average) every core counts as idle.
-    """
+
+def _cpu_seconds():
+    """(CPU seconds all processes have been busy, including steal time; this process's CPU seconds) from Linux's
+    /proc/stat and :func:`os.times`."""
     import os
 
+    with open("/proc/stat") as fh:
+        v = [int(x) for x in fh.readline().split()[1:9]]
+    busy = sum(v) - v[3] - v[4]                          # user nice system [idle iowait] irq softirq steal
+    t = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), t[0] + t[1]
+
+
+def idle_cores():
+    """Cores not busy with other processes, counting the calling thread's own core as idle (>= 1).
+
+    On Linux: all cores less the CPU time the *other* processes used over the last quarter second or so (/proc/stat
+    less this process's own time, so the kernels' own threads never count as load; measured between calls at least
+    :data:`_IDLE_WINDOW_S` apart, the answer reused in between). A training loop that runs two threads on an idle
+    2-core machine thus keeps both, while a second process training on the other core (a Dask worker) takes it.
+    The first call, and systems without /proc/stat, fall back to the 1-minute load average, which does count this
+    process's threads (as GNU OpenMP's dynamic mode does). Elsewhere than on Unix every core counts as idle.
+    """
+    import os
+    import time
+
     n = os.cpu_count() or 1
+    now = time.monotonic()
+    state = _idle_state
+    sample, answer = state["sample"], state["answer"]
+    if answer is not None and now - sample[0] < _IDLE_WINDOW_S:
+        return answer
     try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return n
-    return max(1, int(n - busy + 1.0))
+        busy, own = _cpu_seconds()
+    except (OSError, ValueError, IndexError, AttributeError):
+        busy = None
+    if busy is not None and sample is not None and sample[1] is not None and now - sample[0] < 60.0:
+        others = max(0.0, (busy - sample[1]) - (own - sample[2])) / (now - sample[0])
+        answer = max(1, min(n, int(n - others + 0.5)))
+    else:
+        try:
+            answer = max(1, int(n - os.getloadavg()[0] + 1.0))
+        except (AttributeError, OSError):
+            answer = n
+    state["sample"] = (now, busy, own if busy is not None else None)
+    state["answer"] = answer
+    return answer
 
 
 def sweep_chunks(nb, T, M):
     """Number of groups of windows to sweep on separate threads (1: the serial kernels).
 
     Large problems (see :data:`fastrnn.config.PARALLEL_MIN_WORK`) use up to Numba's thread count, but only as many
-    threads as there are idle cores by the 1-minute load average (as GNU OpenMP's dynamic mode does): a thread that has
-    to wait for a busy core holds up the whole sweep, and on 2 cores shared with other processes the split sweep was
-    measured 1.7x slower than the serial one.
+    threads as there are cores not busy with other processes (:func:`idle_cores`): a thread that has to wait for a
+    busy core holds up the whole sweep, and on 2 cores shared with other processes the split sweep was measured 1.7x
+    slower than the serial one.
     """
     if nb < 2 or nb * T * M * M < config.PARALLEL_MIN_WORK:
         return 1
+    return _usable_threads(nb)
+
+
+def window_groups(nb, work, row_work):
+    """Number of equal groups of consecutive windows in which a sweep is computed (1: the plain serial sweep).
+
+    Sweeps of at least :data:`fastrnn.config.SPLIT_MIN_WORK` multiply-adds (``work``) are split into the largest
+    number of groups, up to Numba's thread count, that divides the batch ``nb`` and keeps each group's step products
+    (``row_work`` multiply-adds per window) on the path they take for the whole batch
+    (:data:`fastrnn.config.LOOP_MNK`: plain loops run slower than BLAS). The groups depend on the problem and the
+    thread count only, never on the machine's load, so the results are the same bit for bit whether the groups run
+    at once (:func:`concurrent`) or one after the other.
+    """
+    if nb < 2 or work < config.SPLIT_MIN_WORK:
+        return 1
+    import numba
+
+    for g in range(min(nb, numba.get_num_threads()), 1, -1):
+        if nb % g == 0 and (nb * row_work <= config.LOOP_MNK or nb // g * row_work > config.LOOP_MNK):
+            return g
+    return 1
+
+
+def concurrent(n_groups):
+    """Whether ``n_groups`` (> 1) groups of :func:`window_groups` run on separate threads: when a second core is not
+    busy with other processes (:func:`idle_cores`, as for :func:`sweep_chunks`)."""
+    return n_groups > 1 and idle_cores() >= 2
+
+
+def _usable_threads(nb):
     import numba
 
     return min(nb, numba.get_num_threads(), idle_cores())
+
+
+def sum_groups(parts):
+    """The sum over axis 0 of per-group gradients (n_groups, ...), in the groups' order; one group is returned as it
+    is (the serial sweep's gradient, bit for bit)."""
+    if parts.shape[0] == 1:
+        return parts[0]
+    out = parts[0].copy()
+    for p in parts[1:]:
+        out += p
+    return out
 
 
 # fastrnn.config.THREADED_GEMM_MIN: weight-gradient products from this many multiply-adds run on BLAS's threads when
@@ -316,7 +394,7 @@ def _block_grads_serial(Gb, Y, out):
 def block_weight_grads(Gb, Y, out):
     """out[k P:(k+1) P] = Gb[k]^T Y for the gate blocks Gb (ng, R, P) and Y (R, Q): a gated model's W gradient.
 
-    Large products (:data:`fastrnn.config.THREADED_GEMM_MIN`) run on BLAS's own threads when the load average leaves a
+    Large products (:data:`fastrnn.config.THREADED_GEMM_MIN`) run on BLAS's own threads when :func:`idle_cores` finds a
     second core idle, everything else on the calling thread (see :class:`serial_blas`).
     """
     ng, R, P = Gb.shape

@@ -12,7 +12,7 @@ the interface of a kernel module (``KIND``, ``PARAMS``, ``free_run``, ``loss_gra
 for the model class. :mod:`fastrnn.kernels.cuda.shplrnn` is the GPU twin of :func:`loss_grad`.
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..config import FASTMATH
 from . import host
@@ -240,33 +240,74 @@ def state_jacobians(params, Z, S, clipped=False):
     return J
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sweep_group(c, A, W1, W2, W1t, W2t, h1, h2, Ct, B, X, S, alpha, alpha_back, mask, Zt, Z, U, Q, ZF, R, GF, GU,
+                 scale, GZt, gA, gh1, gh2, gW1, gW2, gB, losses, clipped):
+    """:func:`forward` and :func:`backward` of the group ``c`` of consecutive windows: the work arrays and gradients
+    carry a leading group axis (Z (n_groups, T+1, per, M), gA (n_groups, M), ...) and ``scale`` is the whole
+    batch's, so the caller sums the groups' gradients as they are."""
+    per = Z.shape[2]
+    b0 = c * per
+    b1 = b0 + per
+    losses[b0:b1] = forward(A, W1t, W2t, h1, h2, Ct, B, X[b0:b1], S[b0:b1], alpha[b0:b1], mask, Zt[b0:b1], Z[c],
+                            U[c], Q[c], ZF[c], R[c], clipped)
+    backward(A, W1, W2, h2, B, alpha_back[b0:b1], mask, Z[c], U[c], Q[c], ZF[c], R[c], scale, GF[c], GU[c],
+             GZt[b0:b1], gA[c], gh1[c], gh2[c], gW1[c], gW2[c], gB[c], clipped)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sweep_groups(*args):
+    """:func:`_sweep_group` for every group, one after the other (arguments as there, without ``c``)."""
+    for c in range(args[15].shape[0]):
+        _sweep_group(c, *args)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def sweep_groups_parallel(*args):
+    """:func:`sweep_groups` with the groups on separate threads: the same operations, so the same result bit for
+    bit."""
+    for c in prange(args[15].shape[0]):
+        _sweep_group(c, *args)
+
+
 def _sweep(params, X, S, alpha, mask, Zt, backward_too, clipped, alpha_back=None):
     A, W1, W2, h1, h2, B, C, W1t, W2t, Ct = _operands(params)
     nb, T1, N = X.shape
     M, H, K, T = A.shape[0], h2.shape[0], S.shape[2], T1 - 1
     dtype = W1.dtype
     clipped = bool(clipped)
-    # time-major work arrays (reused between calls)
+    # large sweeps: equal groups of windows, on separate threads when cores are idle (host.window_groups)
+    nc = host.window_groups(nb, nb * T * M * H, M * H) if backward_too else 1
+    per = nb // nc
+    # time-major work arrays per group (reused between calls)
     # U is kept only for the clipped variant's backward sweep; dL/du is held for a chunk of Tc steps (_CHUNK_BYTES)
     TU = T if clipped else 1
-    Tc = max(1, min(T, _CHUNK_BYTES // (nb * H * np.dtype(dtype).itemsize)))
-    Z, U, Q, ZF, GF, GU, R, GZt = host.workspace(KIND, dtype, [(T1, nb, M), (TU, nb, H), (T, nb, H), (T, nb, M),
-                                                               (T, nb, M), (Tc, nb, H), (T, nb, N), (nb, T1, M)])
+    Tc = max(1, min(T, _CHUNK_BYTES // (per * H * np.dtype(dtype).itemsize)))
+    Z, U, Q, ZF, GF, GU, R, GZt = host.workspace(
+        KIND, dtype, [(nc, T1, per, M), (nc, TU, per, H), (nc, T, per, H), (nc, T, per, M), (nc, T, per, M),
+                      (nc, Tc, per, H), (nc, T, per, N), (nb, T1, M)])
+    scale = 2.0 / (nb * T * N)
+    ab = alpha if alpha_back is None else alpha_back   # the backward sweep's alpha (gradient cuts)
+    gA, gh1, gh2 = np.zeros((nc, M)), np.zeros((nc, M)), np.zeros((nc, H))
+    gW1, gW2, gB = np.empty((nc, M, H), dtype), np.empty((nc, H, M), dtype), np.empty((nc, N, M), dtype)
     with host.serial_blas():
-        losses = forward(A, W1t, W2t, h1, h2, Ct, B, X, S, alpha, mask, Zt, Z, U, Q, ZF, R, clipped)
-        if not backward_too:
-            return losses, Z, ZF
-        scale = 2.0 / (nb * T * N)
-        gA, gh1, gh2 = np.zeros(M), np.zeros(M), np.zeros(H)
-        gW1 = np.empty((M, H), dtype)
-        gW2 = np.empty((H, M), dtype)
-        gB = np.empty((N, M), dtype)
-        ab = alpha if alpha_back is None else alpha_back   # the backward sweep's alpha (gradient cuts)
-        backward(A, W1, W2, h2, B, ab, mask, Z, U, Q, ZF, R, scale, GF, GU, GZt, gA, gh1, gh2, gW1, gW2, gB, clipped)
-    grads = {"A": gA.astype(dtype), "W1": gW1, "W2": gW2, "h1": gh1.astype(dtype), "h2": gh2.astype(dtype),
-             "B": gB}
+        if nc > 1:
+            losses = np.empty(nb)
+            groups = sweep_groups_parallel if host.concurrent(nc) else sweep_groups
+            groups(A, W1, W2, W1t, W2t, h1, h2, Ct, B, X, S, alpha, ab, mask, Zt, Z, U, Q, ZF, R, GF, GU, scale, GZt,
+                   gA, gh1, gh2, gW1, gW2, gB, losses, clipped)
+        else:
+            losses = forward(A, W1t, W2t, h1, h2, Ct, B, X, S, alpha, mask, Zt, Z[0], U[0], Q[0], ZF[0], R[0],
+                             clipped)
+            if not backward_too:
+                return losses, Z[0], ZF[0]
+            backward(A, W1, W2, h2, B, ab, mask, Z[0], U[0], Q[0], ZF[0], R[0], scale, GF[0], GU[0], GZt, gA[0],
+                     gh1[0], gh2[0], gW1[0], gW2[0], gB[0], clipped)
+    grads = {"A": gA.sum(0).astype(dtype), "W1": host.sum_groups(gW1), "W2": host.sum_groups(gW2),
+             "h1": gh1.sum(0).astype(dtype), "h2": gh2.sum(0).astype(dtype), "B": host.sum_groups(gB)}
     if K:
-        grads["C"] = GF.reshape(-1, M).T @ host.input_rows(S)
+        grads["C"] = host.sum_groups(np.stack([GF[c].reshape(-1, M).T @ host.input_rows(S[c * per:(c + 1) * per])
+                                               for c in range(nc)]))
     return losses, grads, GZt
 
 
