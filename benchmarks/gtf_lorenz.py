@@ -26,6 +26,10 @@ from fastrnn.systems import gtf_benchmark
 from fastrnn.timeseries import suggest_tau
 
 
+#: fastrnn's sparse-forcing models, as arms "NAME+SF" (M = --latent, learned B)
+SF_MODELS = ("PLRNN", "TanhRNN", "LSTM", "GRU")
+
+
 class TimedAdaptiveAlpha(forcing.AdaptiveAlpha):
     """AdaptiveAlpha that adds up the seconds of its updates (kappa and alpha)."""
 
@@ -81,11 +85,14 @@ def run_one(kind, seed, data, args, tau):
         out["update_seconds"] = sched.seconds
         out["n_updates"] = sched.n_updates
     else:
-        if kind == "shPLRNN+SF":
+        name = kind.rsplit("+", 1)[0]
+        if not kind.endswith("+SF") or name not in SF_MODELS + ("shPLRNN",):
+            raise ValueError(f"unknown arm {kind!r}")
+        if name == "shPLRNN":
             model = fr.ShPLRNN(3, 3, n_hidden=args.hidden, clipped=args.clipped, dtype=np.float32, rng=seed,
                                observation="identity")
         else:
-            model = fr.PLRNN(args.latent, 3, dtype=np.float32, rng=seed)
+            model = getattr(fr, name)(args.latent, 3, dtype=np.float32, rng=seed)
         t0 = time.perf_counter()
         hist = fr.fit(model, data.train, tau=tau, **budget)
     out["seconds"] = time.perf_counter() - t0
@@ -122,12 +129,15 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--hidden", type=int, default=64, help="shPLRNN hidden units H (default %(default)s)")
     p.add_argument("--clipped", action="store_true", help="the clipped shPLRNN")
-    p.add_argument("--latent", type=int, default=20, help="PLRNN latent units M (default %(default)s)")
+    p.add_argument("--latent", type=int, default=20, help="latent units M of the sparse-forcing models (default %(default)s)")
     p.add_argument("--n-train", type=int, default=100000)
     p.add_argument("--n-test", type=int, default=100000)
     p.add_argument("--n-gen", type=int, default=100000, help="free-run length scored (default %(default)s)")
     p.add_argument("--arms", default="shPLRNN+aGTF,PLRNN+SF,shPLRNN+SF",
-                   help="comma-separated arms (default %(default)s)")
+                   help="comma-separated arms (default %(default)s): shPLRNN+aGTF, shPLRNN+aGTF+RAdam, shPLRNN+SF "
+                        "and PLRNN+SF, TanhRNN+SF, LSTM+SF, GRU+SF")
+    p.add_argument("--tau", type=int, default=None,
+                   help="sparse-forcing interval in steps (default: suggest_tau of the first 20000 noisy samples)")
     p.add_argument("--out", default="out/gtf_lorenz.json")
     args = p.parse_args(argv)
     data = gtf_benchmark("lorenz63", args.n_train, args.n_test, rng=0)
@@ -135,13 +145,15 @@ def main(argv=None):
     sug = suggest_tau(data.train[:20000], dt=data.dt)
     print(f"tau from the noisy training data: {sug.tau} steps (lambda_max {sug.lambda_max:.3f} per time unit, "
           f"{time.perf_counter() - t0:.1f} s)", flush=True)
+    tau = sug.tau if args.tau is None else args.tau
     rows = []
     for seed in range(args.seeds):
         for kind in args.arms.split(","):
-            r = run_one(kind, seed, data, args, sug.tau)
+            r = run_one(kind, seed, data, args, tau)
             rows.append(r)
             print(json.dumps(r), flush=True)
-    res = {"settings": {**vars(args), "tau": sug.tau, "lambda_max": sug.lambda_max, **data.training},
+    res = {"settings": {**vars(args), "tau": tau, "tau_suggested": sug.tau, "lambda_max": sug.lambda_max,
+                        **data.training},
            "runs": rows, "summary": summary(rows)}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:

@@ -5,7 +5,8 @@ A checkpoint is one ``.npz`` file (no pickling: it is read with ``allow_pickle=F
 * the model's parameters (``param.<name>``), its kind, shapes and dtype;
 * Adam's state (``adam.<key>``: step count and both moment estimates) and its current step size;
 * the epoch last completed and the per-epoch history (loss, gradient norm, seconds; alpha of an adaptive
-  schedule);
+  schedule; with validation the validation scores, the best epoch, whether the run stopped early, and the best
+  parameters, ``best.<name>``);
 * the state of an adaptive forcing schedule (:meth:`fastrnn.forcing.Schedule.state_dict`);
 * the state of the random generator's bit generator (window draws and jittered schedules continue from it);
 * the training configuration the run was started with (window length, batch size, batches per epoch, number of
@@ -28,7 +29,7 @@ from .io import atomic_write, decode_tagged, encode_tagged
 
 _FORMAT_VERSION = 1
 # configuration entries that must match for an exact resume (n_epochs may grow: training is then extended)
-_MUST_MATCH = ("seq_len", "batch_size", "batches_per_epoch", "forcing")
+_MUST_MATCH = ("seq_len", "batch_size", "batches_per_epoch", "forcing", "validate_every", "patience")
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Checkpoint:
         Training configuration the run was started with.
     schedule : dict
         The forcing schedule's :meth:`~fastrnn.forcing.Schedule.state_dict` (empty for a stateless one).
+    best_params : dict of str -> ndarray
+        With validation: the parameters of the best validation so far (empty otherwise).
     """
 
     epoch: int
@@ -67,9 +70,10 @@ class Checkpoint:
     rng_state: dict
     config: dict
     schedule: dict = None
+    best_params: dict = None
 
 
-def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None, schedule=None):
+def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None, schedule=None, best_params=None):
     """Write a checkpoint atomically.
 
     Parameters
@@ -88,6 +92,8 @@ def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None,
         JSON-able training configuration, compared on resume.
     schedule : fastrnn.forcing.Schedule, optional
         The forcing schedule; its ``state_dict()`` is stored (an adaptive schedule's alpha and step count).
+    best_params : dict of str -> ndarray, optional
+        The parameters of the best validation so far (``fit(validation=...)``).
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
@@ -101,6 +107,8 @@ def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None,
         "rng_state": encode_tagged(rng.bit_generator.state),
         "config": config or {},
         "schedule": {} if schedule is None else schedule.state_dict(),
+        "best_epoch": getattr(history, "best_epoch", None),
+        "stopped_early": bool(getattr(history, "stopped_early", False)),
     }
     arrays = {"__meta__": np.array(json.dumps(meta))}
     for name, value in model.params.items():
@@ -110,8 +118,11 @@ def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None,
     arrays["history.loss"] = np.asarray(history.loss, dtype=np.float64)
     arrays["history.grad_norm"] = np.asarray(history.grad_norm, dtype=np.float64)
     arrays["history.seconds"] = np.asarray(history.seconds, dtype=np.float64)
-    if getattr(history, "alpha", None):
-        arrays["history.alpha"] = np.asarray(history.alpha, dtype=np.float64)
+    for key in ("alpha", "val_epoch", "val_score"):
+        if getattr(history, key, None):
+            arrays[f"history.{key}"] = np.asarray(getattr(history, key), dtype=np.float64)
+    for name, value in (best_params or {}).items():
+        arrays[f"best.{name}"] = value
     atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
@@ -138,11 +149,17 @@ def load_checkpoint(path) -> Checkpoint:
         params = {k[len("param."):]: f[k] for k in f.files if k.startswith("param.")}
         opt = {k[len("adam."):]: f[k] for k in f.files if k.startswith("adam.")}
         opt["lr"] = meta["lr"]
-        history = {k: f[f"history.{k}"].tolist() for k in ("loss", "grad_norm", "seconds", "alpha")
+        history = {k: f[f"history.{k}"].tolist()
+                   for k in ("loss", "grad_norm", "seconds", "alpha", "val_epoch", "val_score")
                    if f"history.{k}" in f.files}
+        if "val_epoch" in history:                   # a run with validation data
+            history["val_epoch"] = [int(e) for e in history["val_epoch"]]
+            history["best_epoch"] = meta.get("best_epoch")
+            history["stopped_early"] = bool(meta.get("stopped_early", False))
+        best = {k[len("best."):]: f[k] for k in f.files if k.startswith("best.")}
     return Checkpoint(epoch=int(meta["epoch"]), kind=meta["kind"], shape=tuple(meta["shape"]), dtype=meta["dtype"],
                       params=params, optimizer=opt, history=history, rng_state=decode_tagged(meta["rng_state"]),
-                      config=meta["config"], schedule=meta.get("schedule", {}))
+                      config=meta["config"], schedule=meta.get("schedule", {}), best_params=best)
 
 
 def resume(path, model, optimizer, history, rng, config=None, schedule=None) -> int:
@@ -179,8 +196,12 @@ def resume(path, model, optimizer, history, rng, config=None, schedule=None) -> 
     history.loss[:] = ck.history["loss"]
     history.grad_norm[:] = ck.history["grad_norm"]
     history.seconds[:] = ck.history["seconds"]
-    if hasattr(history, "alpha"):
-        history.alpha[:] = ck.history.get("alpha", [])
+    for key in ("alpha", "val_epoch", "val_score"):
+        if hasattr(history, key):
+            getattr(history, key)[:] = ck.history.get(key, [])
+    for key, default in (("best_epoch", None), ("stopped_early", False)):
+        if hasattr(history, key):
+            setattr(history, key, ck.history.get(key, default))
     if schedule is not None and ck.schedule:
         schedule.load_state_dict(ck.schedule)
     rng.bit_generator.state = ck.rng_state

@@ -142,12 +142,27 @@ def _cmd_train(args):
     else:
         option = args.tau
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    val = {}
+    if args.validation:
+        from .model_selection import hold_out
+        try:
+            y, v, s, vs = hold_out(y, s, args.validation, min_length=args.seq_len + 1)
+        except ValueError as exc:
+            raise CommandError(f"--validation {args.validation}: {exc}") from exc
+        val = {"validation": v, "validation_inputs": vs, "selection": args.selection,
+               "validate_every": args.validate_every, "patience": args.patience}
+        n_val = sum(map(len, v)) if isinstance(v, list) else len(v)
+        _say(args.quiet, f"validation: the last {args.validation:g} of the series ({n_val} samples) held out; "
+                         f"selection by {args.selection}" + (f", early stopping after {args.patience} validations "
+                                                             f"without improvement" if args.patience else ""))
+    elif args.patience is not None:
+        raise CommandError("--patience needs validation data: add --validation FRACTION (e.g. 0.2)")
     model, hist, option = train_model(
         y, s, model=args.model, n_latent=args.n_latent, forcing_option=option, baseline=args.baseline,
         clip=args.clip, clip_value=args.clip_value, observation=args.readout, seq_len=args.seq_len,
         batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch,
         n_epochs=args.epochs, lr=args.lr, lr_end=args.lr_end, dtype=args.dtype, seed=args.seed,
-        progress=not args.quiet, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
+        progress=not args.quiet, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, **val)
     meta = {"data": label, "dt": dt, "model": args.model, "n_latent": args.n_latent, "observation": obs.to_dict(),
             "scaling": None if obs.mean is None else {"mean": obs.mean.tolist(), "std": obs.std.tolist()},
             "segments": None if segs is None else {"spans": segs.spans, "dropped": segs.dropped,
@@ -155,6 +170,13 @@ def _cmd_train(args):
             "forcing": forcing_label(option), "baseline": args.baseline, "seed": args.seed,
             "history": {"loss": hist.loss, "grad_norm": hist.grad_norm, "seconds": hist.seconds,
                         **({"alpha": hist.alpha} if hist.alpha else {})}}
+    if val:
+        meta["validation"] = {"fraction": args.validation, "selection": args.selection,
+                              "validate_every": args.validate_every, "patience": args.patience,
+                              "epochs": hist.val_epoch, "scores": hist.val_score, "best_epoch": hist.best_epoch,
+                              "stopped_early": hist.stopped_early}
+        _say(args.quiet, f"best validation {min(hist.val_score):.4g} after epoch {hist.best_epoch}"
+                         + (" (stopped early)" if hist.stopped_early else "") + "; the model keeps those parameters")
     save_trained(model, args.out, meta)
     _say(args.quiet, f"loss {hist.loss[0]:.4g} -> {hist.loss[-1]:.4g} in {np.sum(hist.seconds):.1f} s; model saved "
                      f"to {args.out} (metadata {metadata_path(args.out)})")
@@ -528,6 +550,16 @@ def build_parser():
     p.add_argument("--checkpoint", default=None, help="checkpoint file: resume from it if it exists, and "
                    "write it during training")
     p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (default 1)")
+    p.add_argument("--validation", type=float, default=None, metavar="FRACTION",
+                   help="hold out the last FRACTION of the series (of each segment) for validation; the model "
+                        "keeps the parameters of its best validation")
+    p.add_argument("--selection", choices=("loss", "prediction", "D_stsp"), default="loss",
+                   help="validation measure: the training loss at the run's forcing (default), the 20-step "
+                        "free-running prediction error, or the state space divergence of a free run")
+    p.add_argument("--validate-every", type=int, default=1, metavar="EPOCHS",
+                   help="epochs between validations (default 1)")
+    p.add_argument("--patience", type=int, default=None, metavar="N",
+                   help="early stopping: stop after N validations without improvement (needs --validation)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_training_options(p, defaults=DEFAULT_SETTINGS)
     _add_observation_options(p, embed_default="none")

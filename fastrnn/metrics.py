@@ -24,9 +24,18 @@ from scipy.ndimage import gaussian_filter1d
 from .preprocessing import zscore
 from .validation import as_float_array, check_float, check_int, check_rng
 
-__all__ = ["state_space_divergence", "power_spectrum_distance", "prediction_error"]
+__all__ = ["state_space_divergence", "power_spectrum_distance", "prediction_error", "diverged", "DIVERGENCE_FACTOR"]
 
 _CONVENTIONS = ("default", "legacy", "gtf")
+
+#: a free run has diverged once |x| exceeds this factor times max(1, max |data|) (in the data's units)
+DIVERGENCE_FACTOR = 1e3
+
+
+def diverged(X, ref) -> bool:
+    """Whether a free run ``X`` left the data ``ref`` by orders of magnitude (|x| > :data:`DIVERGENCE_FACTOR` max(1,
+    max |ref|)) or is non-finite."""
+    return not np.all(np.isfinite(X)) or np.abs(X).max() > DIVERGENCE_FACTOR * max(1.0, np.abs(ref).max())
 
 
 # --------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import forcing
-from . import validation
+from . import validation as checks
 from . import checkpoint as _ckpt
+from . import model_selection
 from .models import RNNModel
 from .optim import Adam
 
@@ -58,7 +59,7 @@ def _check_model(model):
 
 
 def _check_windows(model, X, inputs):
-    X = validation.as_float_array(X, "X", model.dtype, ndim=(2, 3))
+    X = checks.as_float_array(X, "X", model.dtype, ndim=(2, 3))
     if X.ndim == 2:
         X = X[None]
     nb, T1, N = X.shape
@@ -78,7 +79,7 @@ def _check_windows(model, X, inputs):
     else:
         if inputs is None:
             raise ValueError(f"the model has n_inputs={K}: pass inputs of shape ({nb}, {T1}, {K}) aligned with X")
-        S = validation.as_float_array(inputs, "inputs", model.dtype, ndim=(2, 3))
+        S = checks.as_float_array(inputs, "inputs", model.dtype, ndim=(2, 3))
         if S.ndim == 2:
             S = S[None]
         if S.shape != (nb, T1, K):
@@ -121,7 +122,7 @@ def _check_truncate(model, truncate, unit_mask):
     """None, or the cut interval in steps of truncated BPTT (validated against the model and the unit mask)."""
     if truncate is None:
         return None
-    truncate = validation.check_int(truncate, "truncate", minimum=1)
+    truncate = checks.check_int(truncate, "truncate", minimum=1)
     if unit_mask is not None and not np.all(np.asarray(unit_mask) != 0):
         raise ValueError("truncate= cuts the gradient of the whole state; drop unit_mask (it selects forced units)")
     if model.forced_units() is not None and not model.forced_units().all():
@@ -215,7 +216,7 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     Xc, S = _check_windows(model, X, inputs)
     nb, T1, _ = Xc.shape
     a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
-    ridge = validation.check_float(ridge, "ridge", minimum=0.0)
+    ridge = checks.check_float(ridge, "ridge", minimum=0.0)
     mask = _check_mask(model, unit_mask)
     cut = _cuts(_check_truncate(model, truncate, unit_mask), T1 - 1, nb, model.dtype)
     if _check_initial_state(initial_state):
@@ -232,12 +233,18 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
 class History:
     """Per-epoch training record: mean loss, mean gradient norm (before clipping) and wall-clock seconds; with an
     adaptive schedule (:class:`fastrnn.forcing.AdaptiveAlpha`) also its alpha at the end of each epoch (``alpha``,
-    empty otherwise)."""
+    empty otherwise); with validation data the epochs validated after (``val_epoch``, 1-based), their scores
+    (``val_score``), the epoch of the best one (``best_epoch``) and whether early stopping ended the run
+    (``stopped_early``)."""
 
     loss: list = field(default_factory=list)
     grad_norm: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     alpha: list = field(default_factory=list)
+    val_epoch: list = field(default_factory=list)
+    val_score: list = field(default_factory=list)
+    best_epoch: int = None
+    stopped_early: bool = False
 
     def __len__(self):
         return len(self.loss)
@@ -250,7 +257,7 @@ def _as_series_list(data, name, dtype, n_cols=None):
     out = []
     for i, x in enumerate(seq):
         label = name if len(seq) == 1 else f"{name}[{i}]"
-        arr = validation.as_float_array(x, label, dtype, ndim=(1, 2))
+        arr = checks.as_float_array(x, label, dtype, ndim=(1, 2))
         if arr.ndim == 1:
             arr = arr[:, None]
         if n_cols is not None and arr.shape[1] != n_cols:
@@ -293,6 +300,37 @@ class _WindowSampler:
         return X, S
 
 
+def _check_validation(model, data, inputs, selection, every, patience, T, alpha, ridge, unit_mask):
+    """(scorer, BestEpoch) of fit's validation arguments, or (None, None) without validation data."""
+    if data is None:
+        if inputs is not None:
+            raise ValueError("validation_inputs were given without validation data; pass validation= as well")
+        return None, None
+    series = _as_series_list(data, "validation", model.dtype, model.n_obs)
+    if model.n_inputs:
+        if inputs is None:
+            raise ValueError(f"the model has n_inputs={model.n_inputs}: pass validation_inputs aligned with "
+                             f"validation")
+        ins = _as_series_list(inputs, "validation_inputs", model.dtype, model.n_inputs)
+        if len(ins) != len(series) or any(len(a) != len(b) for a, b in zip(ins, series)):
+            raise ValueError("validation_inputs must be aligned with validation: the same number of series and of "
+                             "samples in each")
+    else:
+        if inputs is not None:
+            raise ValueError("validation_inputs were given but the model has n_inputs=0")
+        ins = [np.zeros((len(x), 0), dtype=model.dtype) for x in series]
+    checks.check_int(every, "validate_every", minimum=1)
+    if patience is not None:
+        checks.check_int(patience, "patience", minimum=1)
+    a = None if alpha is None else np.asarray(alpha, dtype=model.dtype)
+
+    def loss_fn(m, X, al, S, rdg, mask):
+        return loss_and_grad(m, X, al, inputs=S if m.n_inputs else None, ridge=rdg, unit_mask=mask)[0]
+    scorer = model_selection.make_scorer(selection, series, ins, T, alpha=a, ridge=ridge, unit_mask=unit_mask,
+                                         loss_fn=loss_fn)
+    return scorer, model_selection.BestEpoch(patience)
+
+
 def _global_norm(grads):
     return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
 
@@ -319,7 +357,8 @@ def clip_gradients(grads, norm=None, clip=None, clip_value=None):
 def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size=16, batches_per_epoch=50,
         n_epochs=100, lr=1e-3, clip=None, clip_value=None, inputs=None, ridge=0.0, control_grad=True, unit_mask=None,
         rng=None, progress=True, callback=None, optimizer=None, device="cpu", initial_state="control",
-        truncate=None, checkpoint=None, checkpoint_every=1):
+        truncate=None, checkpoint=None, checkpoint_every=1, validation=None, validation_inputs=None,
+        selection="loss", validate_every=1, patience=None, restore_best=True):
     """Train ``model`` in place by sparsely forced BPTT with Adam.
 
     Parameters
@@ -374,38 +413,57 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         (re)written atomically every ``checkpoint_every`` epochs and after the last one.
     checkpoint_every : int
         Epochs between checkpoint writes (default 1).
+    validation : array (T, N) or list of arrays, optional
+        Held-out series (never trained on) to score the model on every ``validate_every`` epochs and after the
+        last (:mod:`fastrnn.model_selection`); the scores go to ``History.val_score``.
+    validation_inputs : array (T, K) or list, optional
+        External inputs aligned with ``validation`` (required iff the model has inputs).
+    selection : {"loss", "prediction", "D_stsp"} or callable
+        The validation measure, lower is better: the training loss on fixed validation windows at the run's forcing
+        ("loss", the default; needs ``tau`` or ``alpha``), the free-running prediction error over those windows
+        ("prediction"), the state space divergence of free runs as long as the validation series ("D_stsp"), or
+        ``score(model) -> float``.
+    validate_every : int
+        Epochs between validations (default 1).
+    patience : int, optional
+        Early stopping: end training after this many validations in a row without a new best score
+        (``History.stopped_early``). None (default): train all epochs.
+    restore_best : bool
+        With ``validation``: end on the parameters of the best validation (``History.best_epoch``), also after a
+        divergence, instead of the last ones (default True).
 
     Returns
     -------
     History
-        Per-epoch mean loss, mean gradient norm and seconds.
+        Per-epoch mean loss, mean gradient norm and seconds; with ``validation`` also the validation scores and the
+        best epoch.
 
     Raises
     ------
     TrainingDivergedError
         If a loss or gradient becomes non-finite; the model is then reset to the last parameters whose loss was
-        finite (those before the last update). The message names the remedies the run does not already use
-        (:func:`divergence_advice`).
+        finite (those before the last update), or with ``validation`` and ``restore_best`` to the best validated
+        ones. The message names the remedies the run does not already use (:func:`divergence_advice`).
     """
     _check_model(model)
     given = [name for name, v in (("tau", tau), ("alpha", alpha), ("schedule", schedule)) if v is not None]
     if len(given) != 1:
         raise ValueError(f"pass exactly one of tau=, alpha= or schedule= (got {given or 'none'}); for no forcing "
                          f"use tau=math.inf")
-    T = validation.check_int(seq_len, "seq_len", minimum=1)
-    batch_size = validation.check_int(batch_size, "batch_size", minimum=1)
-    batches_per_epoch = validation.check_int(batches_per_epoch, "batches_per_epoch", minimum=1)
-    n_epochs = validation.check_int(n_epochs, "n_epochs", minimum=1)
-    ridge = validation.check_float(ridge, "ridge", minimum=0.0)
+    T = checks.check_int(seq_len, "seq_len", minimum=1)
+    batch_size = checks.check_int(batch_size, "batch_size", minimum=1)
+    batches_per_epoch = checks.check_int(batches_per_epoch, "batches_per_epoch", minimum=1)
+    n_epochs = checks.check_int(n_epochs, "n_epochs", minimum=1)
+    ridge = checks.check_float(ridge, "ridge", minimum=0.0)
     if clip is not None:
-        clip = validation.check_float(clip, "clip", minimum=0.0, strict_min=True)
+        clip = checks.check_float(clip, "clip", minimum=0.0, strict_min=True)
     if clip_value is not None:
-        clip_value = validation.check_float(clip_value, "clip_value", minimum=0.0, strict_min=True)
+        clip_value = checks.check_float(clip_value, "clip_value", minimum=0.0, strict_min=True)
     if schedule is not None and not isinstance(schedule, forcing.Schedule):
         raise TypeError("schedule must be a fastrnn.forcing.Schedule (AnnealedTau, JitteredTau, AnnealedAlpha, "
                         "AdaptiveAlpha)")
     adaptive = schedule is not None and schedule.adaptive
-    rng = validation.check_rng(rng)
+    rng = checks.check_rng(rng)
     series = _as_series_list(data, "data", model.dtype, model.n_obs)
     if model.n_inputs:
         if inputs is None:
@@ -427,7 +485,7 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         raise ValueError("initial_state='zero' (windowing) runs on device='cpu' only; use device='cpu'")
     if checkpoint is not None:
         checkpoint = os.fspath(checkpoint)
-        checkpoint_every = validation.check_int(checkpoint_every, "checkpoint_every", minimum=1)
+        checkpoint_every = checks.check_int(checkpoint_every, "checkpoint_every", minimum=1)
     on_device = gpu.upload_series(series, ins) if gpu is not None else None
     fixed_alpha = None
     if tau is not None:
@@ -435,14 +493,23 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
     elif alpha is not None:
         fixed_alpha = forcing.check_alpha(alpha, T, batch_size, model.dtype)
     opt = optimizer if optimizer is not None else Adam(model.params, lr=lr)
+    scorer, record = _check_validation(model, validation, validation_inputs, selection, validate_every, patience, T,
+                                       forcing.interval(T, tau) if tau is not None else alpha, ridge, unit_mask)
 
     history = History()
     ckpt_config = {"seq_len": T, "batch_size": batch_size, "batches_per_epoch": batches_per_epoch,
                    "n_epochs": n_epochs, "forcing": given[0]}
     ckpt_config.update({k: v for k, v in (("truncate", truncate), ("clip_value", clip_value)) if v is not None})
+    if scorer is not None:
+        ckpt_config.update(validate_every=validate_every, patience=patience)
     start = 0
     if checkpoint is not None and os.path.exists(checkpoint):
         start = _ckpt.resume(checkpoint, model, opt, history, rng, ckpt_config, schedule=schedule)
+        if record is not None:
+            record.replay(history.val_epoch, history.val_score)
+            record.best_params = _ckpt.load_checkpoint(checkpoint).best_params or None
+            if history.stopped_early:
+                start = n_epochs                     # the run had ended early: nothing left to train
     last_finite = None
     bar = None
     if progress:
@@ -471,13 +538,18 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
                 loss, grads = _loss_and_grad(model, _Batch(X, S, mask, cut), a, ridge, control_grad, gpu)
                 norm = _global_norm(grads)
                 if not (math.isfinite(loss) and math.isfinite(norm)):
-                    if last_finite is not None:
+                    restored = "the last parameters with a finite loss"
+                    if record is not None and restore_best and record.best_params is not None:
+                        model.set_params(**record.best_params)
+                        history.best_epoch = record.best_epoch
+                        restored = f"the best validated parameters (after epoch {record.best_epoch})"
+                    elif last_finite is not None:
                         model.set_params(**last_finite)
                     advice = divergence_advice(lr=getattr(opt, "lr", lr), tau=tau, alpha=alpha, schedule=schedule,
                                                clip=clip, clip_value=clip_value, truncate=truncate)
                     raise TrainingDivergedError(
                         f"{'loss' if not math.isfinite(loss) else 'gradient'} became non-finite at epoch {epoch}, "
-                        f"batch {bidx}; the model was reset to the last parameters with a finite loss. {advice}")
+                        f"batch {bidx}; the model was reset to {restored}. {advice}")
                 last_finite = {k: v.copy() for k, v in model.params.items()}  # these gave a finite loss
                 clip_gradients(grads, norm, clip, clip_value)
                 opt.step(grads)
@@ -488,17 +560,36 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
             history.seconds.append(time.perf_counter() - t0)
             if adaptive:
                 history.alpha.append(float(schedule.value))
+            if scorer is not None and ((epoch + 1) % validate_every == 0 or epoch + 1 == n_epochs):
+                score = float(scorer(model))
+                record.update(epoch + 1, score, model)
+                history.val_epoch.append(epoch + 1)
+                history.val_score.append(score)
+                history.best_epoch = record.best_epoch
+                history.stopped_early = record.should_stop()
             if bar is not None:
-                bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
+                post = {"loss": f"{history.loss[-1]:.4g}"}
+                if history.val_score:
+                    post["val"] = f"{history.val_score[-1]:.4g}"
+                bar.set_postfix(**post)
                 bar.update(1)
             stop = callback is not None and callback(epoch, history, model)
+            stop = stop or history.stopped_early
             # after the callback, which may change the optimiser (e.g. its step size) for the next epoch
             if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs):
                 _ckpt.save_checkpoint(checkpoint, model=model, optimizer=opt, epoch=epoch, history=history, rng=rng,
-                                      config=ckpt_config, schedule=schedule)
+                                      config=ckpt_config, schedule=schedule,
+                                      best_params=None if record is None else record.best_params)
             if stop:
+                if (history.stopped_early and checkpoint is not None and (epoch + 1) % checkpoint_every != 0
+                        and epoch + 1 != n_epochs):             # record the early stop, so a rerun does not go on
+                    _ckpt.save_checkpoint(checkpoint, model=model, optimizer=opt, epoch=epoch, history=history,
+                                          rng=rng, config=ckpt_config, schedule=schedule,
+                                          best_params=None if record is None else record.best_params)
                 break
     finally:
         if bar is not None:
             bar.close()
+    if record is not None and restore_best and record.best_params is not None:
+        model.set_params(**record.best_params)
     return history

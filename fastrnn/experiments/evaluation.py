@@ -13,18 +13,9 @@ import numpy as np
 from .. import metrics, validation
 from ..io import finite_or_none
 from ..lyapunov import OrbitDivergedError, lyapunov_spectrum
+from ..metrics import DIVERGENCE_FACTOR, diverged
 
 __all__ = ["DIVERGENCE_FACTOR", "diverged", "evaluate_model", "evaluate_segments", "free_run"]
-
-#: a free run has diverged once |x| exceeds this factor times max(1, max |data|) (in the data's units)
-DIVERGENCE_FACTOR = 1e3
-
-
-def diverged(X, ref) -> bool:
-    """Whether a free run ``X`` left the data ``ref`` by orders of magnitude (|x| > :data:`DIVERGENCE_FACTOR` max(1,
-    max |ref|)) or is non-finite."""
-    return not np.all(np.isfinite(X)) or np.abs(X).max() > DIVERGENCE_FACTOR * max(1.0, np.abs(ref).max())
-
 
 def free_run(model, x0, n_steps, inputs, ref):
     """The model's free run of ``n_steps`` from the observation ``x0`` in float64, or None if it left the data

@@ -18,7 +18,8 @@ __all__ = ["load_trained", "metadata_path", "save_trained", "train_model"]
 def train_model(x, inputs=None, *, model="PLRNN", n_latent=32, forcing_option=None, baseline=None, clip=None,
                 clip_value=None, observation="learned", seq_len=200, batch_size=16, batches_per_epoch=50,
                 n_epochs=20, lr=1e-3, lr_end=None, dtype="float64", seed=0, progress=True, checkpoint=None,
-                checkpoint_every=1):
+                checkpoint_every=1, validation=None, validation_inputs=None, selection="loss", validate_every=1,
+                patience=None):
     """Build a model and train it on ``x`` by sparsely forced BPTT with Adam.
 
     Parameters
@@ -48,6 +49,9 @@ def train_model(x, inputs=None, *, model="PLRNN", n_latent=32, forcing_option=No
     progress : bool
     checkpoint, checkpoint_every :
         As in :func:`fastrnn.fit` (resume exactly from the checkpoint file).
+    validation, validation_inputs, selection, validate_every, patience :
+        Held-out series, the selection measure and early stopping, as in :func:`fastrnn.fit` (the model ends on
+        its best validated parameters).
 
     Returns
     -------
@@ -76,7 +80,9 @@ def train_model(x, inputs=None, *, model="PLRNN", n_latent=32, forcing_option=No
 
     hist = fit(net, x, inputs=inputs, seq_len=seq_len, batch_size=batch_size, batches_per_epoch=batches_per_epoch,
                n_epochs=n_epochs, lr=lr, rng=seed, progress=progress, optimizer=opt, callback=decay,
-               checkpoint=checkpoint, checkpoint_every=checkpoint_every, **kwargs)
+               checkpoint=checkpoint, checkpoint_every=checkpoint_every, validation=validation,
+               validation_inputs=validation_inputs, selection=selection, validate_every=validate_every,
+               patience=patience, **kwargs)
     return net, hist, option
 
 
