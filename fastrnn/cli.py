@@ -118,6 +118,35 @@ def _observed(x, s, args, label):
     return y, s, obs, segs, x
 
 
+def _validation_split(y, s, args):
+    """(training series, inputs, fit's validation arguments) of ``--validation FRACTION``: the last FRACTION of the
+    series (of each segment long enough) held out (:func:`fastrnn.model_selection.hold_out`)."""
+    if not args.validation:
+        if args.patience is not None:
+            raise CommandError("--patience needs validation data: add --validation FRACTION (e.g. 0.2)")
+        return y, s, {}
+    from .model_selection import hold_out
+    try:
+        y, v, s, vs = hold_out(y, s, args.validation, min_length=args.seq_len + 1)
+    except ValueError as exc:
+        raise CommandError(f"--validation {args.validation}: {exc}") from exc
+    n_val = sum(map(len, v)) if isinstance(v, list) else len(v)
+    _say(args.quiet, f"validation: the last {args.validation:g} of the series ({n_val} samples) held out; selection "
+                     f"by {args.selection}" + (f", early stopping after {args.patience} validations without "
+                                               f"improvement" if args.patience else ""))
+    return y, s, {"validation": v, "validation_inputs": vs, "selection": args.selection,
+                  "validate_every": args.validate_every, "patience": args.patience}
+
+
+def _validation_report(args, hist):
+    """The metadata entry of a run with validation (and a line saying which epoch the model keeps)."""
+    _say(args.quiet, f"best validation {min(hist.val_score):.4g} after epoch {hist.best_epoch}"
+                     + (" (stopped early)" if hist.stopped_early else "") + "; the model keeps those parameters")
+    return {"fraction": args.validation, "selection": args.selection, "validate_every": args.validate_every,
+            "patience": args.patience, "epochs": hist.val_epoch, "scores": hist.val_score,
+            "best_epoch": hist.best_epoch, "stopped_early": hist.stopped_early}
+
+
 def _cmd_train(args):
     import numpy as np
 
@@ -142,21 +171,7 @@ def _cmd_train(args):
     else:
         option = args.tau
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    val = {}
-    if args.validation:
-        from .model_selection import hold_out
-        try:
-            y, v, s, vs = hold_out(y, s, args.validation, min_length=args.seq_len + 1)
-        except ValueError as exc:
-            raise CommandError(f"--validation {args.validation}: {exc}") from exc
-        val = {"validation": v, "validation_inputs": vs, "selection": args.selection,
-               "validate_every": args.validate_every, "patience": args.patience}
-        n_val = sum(map(len, v)) if isinstance(v, list) else len(v)
-        _say(args.quiet, f"validation: the last {args.validation:g} of the series ({n_val} samples) held out; "
-                         f"selection by {args.selection}" + (f", early stopping after {args.patience} validations "
-                                                             f"without improvement" if args.patience else ""))
-    elif args.patience is not None:
-        raise CommandError("--patience needs validation data: add --validation FRACTION (e.g. 0.2)")
+    y, s, val = _validation_split(y, s, args)
     model, hist, option = train_model(
         y, s, model=args.model, n_latent=args.n_latent, forcing_option=option, baseline=args.baseline,
         clip=args.clip, clip_value=args.clip_value, observation=args.readout, seq_len=args.seq_len,
@@ -171,12 +186,7 @@ def _cmd_train(args):
             "history": {"loss": hist.loss, "grad_norm": hist.grad_norm, "seconds": hist.seconds,
                         **({"alpha": hist.alpha} if hist.alpha else {})}}
     if val:
-        meta["validation"] = {"fraction": args.validation, "selection": args.selection,
-                              "validate_every": args.validate_every, "patience": args.patience,
-                              "epochs": hist.val_epoch, "scores": hist.val_score, "best_epoch": hist.best_epoch,
-                              "stopped_early": hist.stopped_early}
-        _say(args.quiet, f"best validation {min(hist.val_score):.4g} after epoch {hist.best_epoch}"
-                         + (" (stopped early)" if hist.stopped_early else "") + "; the model keeps those parameters")
+        meta["validation"] = _validation_report(args, hist)
     save_trained(model, args.out, meta)
     _say(args.quiet, f"loss {hist.loss[0]:.4g} -> {hist.loss[-1]:.4g} in {np.sum(hist.seconds):.1f} s; model saved "
                      f"to {args.out} (metadata {metadata_path(args.out)})")
