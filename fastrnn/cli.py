@@ -392,6 +392,25 @@ def _cmd_sweep(args):
     return 0
 
 
+def _name_list(text):
+    """A comma-separated list of names (argparse type)."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return tuple(names)
+
+
+def _seed_list(text):
+    """A comma-separated list of non-negative integer seeds (argparse type)."""
+    try:
+        seeds = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be integers like 0,1,2, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be non-negative integers like 0,1,2, got {text!r}")
+    return seeds
+
+
 def _cmd_reproduce(args):
     from .experiments.cluster import require_distributed
     from .experiments.reproduce import reproduce_experiment
@@ -399,8 +418,12 @@ def _cmd_reproduce(args):
     require_distributed()
     budget = "full" if args.full else "tiny" if args.tiny else "quick"
     out = args.out or os.path.join("out", "reproduce", f"{args.experiment}-{budget}")
-    res = reproduce_experiment(args.experiment, out, budget=budget, scheduler=args.scheduler,
-                               n_workers=args.workers, progress=not args.quiet)
+    try:
+        res = reproduce_experiment(args.experiment, out, budget=budget, scheduler=args.scheduler,
+                                   n_workers=args.workers, progress=not args.quiet, models=args.models,
+                                   settings=args.settings, seeds=args.seeds)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
     print(res.markdown)
     _say(args.quiet, f"{res.executed} run(s) executed, {res.skipped} reused (already finished); table in "
                      f"{res.paths['table_md']}" + (f", figure {res.paths['figure']}" if "figure" in res.paths
@@ -661,6 +684,12 @@ def build_parser():
                    "default: a local cluster")
     p.add_argument("--workers", type=int, default=None, help="local cluster workers (default: one per CPU)")
     p.add_argument("--out", default=None, help="output directory (default out/reproduce/EXPERIMENT-BUDGET)")
+    p.add_argument("--models", type=_name_list, default=None, metavar="M1,M2",
+                   help="run only these models of the budget (e.g. TanhRNN,PLRNN); the table says it is a subset")
+    p.add_argument("--settings", type=_name_list, default=None, metavar="S1,S2",
+                   help="run only these settings (e.g. tau:30,tau:50,clipping:1)")
+    p.add_argument("--seeds", type=_seed_list, default=None, metavar="0,1",
+                   help="run only these seeds (finished runs are reused, so subsets add up to the whole budget)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reproduce)
     return parser

@@ -164,6 +164,24 @@ def test_cli_parses_reproduce():
         build_parser().parse_args(["reproduce", "chua"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["reproduce", "lorenz", "--full", "--quick"])
+    args = build_parser().parse_args(["reproduce", "lorenz", "--full", "--models", "TanhRNN, PLRNN", "--settings",
+                                      "tau:30,clipping:1", "--seeds", "0,2"])
+    assert (args.models, args.settings, args.seeds) == (("TanhRNN", "PLRNN"), ("tau:30", "clipping:1"), (0, 2))
+    for bad in (["--seeds", "a"], ["--seeds", "-1"], ["--models", ","]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["reproduce", "lorenz", *bad])
+
+
+@pytest.mark.slow
+def test_a_subset_of_the_grid_is_labelled_and_adds_up(tmp_path, client):
+    """--models/--settings/--seeds run part of a budget; the table says so, and the finished runs are reused when
+    the rest is run."""
+    out = str(tmp_path / "sub")
+    part = reproduce_experiment("lorenz", out, budget="tiny", scheduler=client, progress=False, figure=False,
+                                settings=("tau:30",))
+    assert part.executed == 1 and "A subset of the budget's grid:** settings tau:30." in part.markdown
+    whole = reproduce_experiment("lorenz", out, budget="tiny", scheduler=client, progress=False, figure=False)
+    assert (whole.executed, whole.skipped) == (2, 1) and "A subset of the budget" not in whole.markdown
 
 
 def test_reproduce_help_names_the_experiments_and_budgets(capsys):

@@ -471,7 +471,11 @@ def reproduce_experiment(name, out_dir, *, budget="quick", scheduler=None, n_wor
           f"Paper notes: {paper.notes}", "", f"Data: {data.description}.", "", f"Budget: {bud['note']}.", "",
           _tau_line(tau_pred, paper.tau_pred), "",
           f"Runs: {len(runs)} ({executed} executed, {skipped} reused from {os.path.join(out_dir, 'runs')}"
-          + (f", {len(failed)} failed" if failed else "") + ").", "",
+          + (f", {len(failed)} failed" if failed else "") + ")."
+          + (" **A subset of the budget's grid:** " + "; ".join(
+              f"{k} {', '.join(map(str, v))}" for k, v in (("models", models), ("settings", settings),
+                                                            ("seeds", seeds)) if v is not None) + "."
+             if (models, settings, seeds) != (None, None, None) else ""), "",
           "D_stsp in nats, D_H in [0, 1]; 'legacy' are the paper's measures (10 bins over +-2 sd, KL(true||gen); "
           "chunked spectra), the others fastrnn's defaults (fastrnn.metrics); mean ± sd over seeds of the median "
           "over free runs. 'undefined': the legacy measure is NaN for every free run, as in the paper's code (no "
@@ -492,7 +496,8 @@ def reproduce_experiment(name, out_dir, *, budget="quick", scheduler=None, n_wor
                                      "system": exp.system, "paper_source": PAPER_SOURCE, "paper_figure": paper.figure,
                                      "paper_tau_pred_steps": paper.tau_pred, "tau_pred": tau_pred, "rows": rows,
                                      "checks": checks, "checks_default": checks_default,
-                                     "failed": failed, "executed": executed, "skipped": skipped})
+                                     "failed": failed, "executed": executed, "skipped": skipped,
+                                     "subset": {"models": models, "settings": settings, "seeds": seeds}})
     if figure:
         try:
             from .. import plotting
