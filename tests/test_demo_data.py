@@ -23,7 +23,10 @@ def scalar_csv(tmp_path_factory):
     return path
 
 
-def test_demo_on_a_scalar_csv(tmp_path, capsys, scalar_csv):
+def test_demo_on_a_scalar_csv(tmp_path, capsys, scalar_csv, monkeypatch):
+    from fastrnn.experiments import demo_data
+
+    monkeypatch.setattr(demo_data, "MIN_VALIDATION", 100)     # so that this short series gets a validation part
     out = tmp_path / "mydata"
     argv = ["demo", "--data", str(scalar_csv), "--column", "1", "--dt", "0.01", "--embed", "3,8", "--detrend",
             "linear", "--out", str(out)] + TINY
@@ -37,6 +40,13 @@ def test_demo_on_a_scalar_csv(tmp_path, capsys, scalar_csv):
     obs = rep["observation"]
     assert obs["columns"] == [1] and (obs["dim"], obs["lag"]) == (3, 8) and obs["steps"][0]["op"] == "detrend"
     assert rep["data"]["n_test"] == 1000 and rep["data"]["n_test_rows"] == 1000 - 16
+    # model selection on the last 20 % of the training part, which the runs did not train on
+    assert rep["data"]["n_validation_rows"] == round(0.2 * (3000 - 16)) and rep["settings"]["select"] == 0.2
+    assert "validation part for model selection" in (out / "report.md").read_text()
+    trained = [json.loads(f.read_text()) for f in (out / "runs").glob("*.json")]
+    trained = [r for r in trained if "train" in r]
+    assert len(trained) == 8
+    assert all(r["train"]["n_validation"] == rep["data"]["n_validation_rows"] for r in trained)
     assert set(rep["checks"]) == {"D_stsp_ratio_clipping_over_forced", "forcing_beats_clipping_5x_every_model",
                                   "models_with_lambda_1_within_30pct", "all_passed"}
     for m in ("PLRNN", "TanhRNN", "LSTM", "GRU"):

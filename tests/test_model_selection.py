@@ -193,3 +193,27 @@ def test_train_command_with_validation(tmp_path, capsys):
     code, _, err = run_cli(["train", "lorenz", "--n-steps", "3000", "--epochs", "1", "--patience", "2", "--out",
                             str(out), "-q"], capsys)
     assert code != 0 and any("--validation" in line for line in err)
+
+
+def test_run_selection_on_a_validation_part():
+    """spec["select"] = f holds out the last f of the training part (not trained on) as the selection's reference;
+    True keeps the training series as the reference; inputs fall back to it."""
+    from fastrnn.experiments import Selection
+    from fastrnn.experiments.run import validation_part
+
+    x = np.arange(1000.0).reshape(500, 2)
+    fit_part, s, ref = validation_part({"select": 0.2, "seq_len": 10}, x, None)
+    np.testing.assert_array_equal(fit_part, x[:400])
+    np.testing.assert_array_equal(ref, x[400:])
+    assert s is None
+    assert validation_part({"select": True, "seq_len": 10}, x, None)[2] is None
+    assert validation_part({"select": 0.2, "seq_len": 10}, x, np.ones((500, 1)))[2] is None
+    sel = Selection("/nonexistent/never-written.npz", X[:3000], None, 1500, 200, n_starts=4, reference=VAL)
+    assert sel.length == 1700 and sel.transient == 200            # max(n_ref, len(reference)) + transient
+    assert all(ref is VAL for _, _, ref in sel.runs)
+    assert [x0.tolist() for x0, _, _ in sel.runs] == [X[i].tolist() for i in (0, 999, 1999, 2999)]
+    model = fr.PLRNN(6, 3, rng=1)
+    fr.fit(model, TRAIN, n_epochs=3, **KW)
+    from fastrnn.experiments import selection_score
+    expected = max(selection_score(model, X[i], 1700, None, VAL, 200) for i in (0, 999, 1999, 2999))
+    assert sel.score(model) == expected

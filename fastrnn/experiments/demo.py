@@ -342,9 +342,19 @@ def demo_training_line(rep) -> str:
         + ", ".join(f"{m}: M = {v['n_latent']}, {v['n_epochs']} epochs from lr {v['lr']:g}"
                     for m, v in rep["model_settings"].items())
         + (f"; {rep['settings'].get('dtype', 'float64')} parameters"
-           + ("; in every run the parameters kept are those of the checkpoint (10 per run) whose free run best "
-              "matches the last part of the *training* series in D_stsp (test data unseen)"
-              if rep["settings"].get("select") else "")))
+           + _selection_text(rep["settings"].get("select"))))
+
+
+def _selection_text(select) -> str:
+    """The report's words for a run's checkpoint selection (``spec["select"]``)."""
+    if not select:
+        return ""
+    if select is True:
+        return ("; in every run the parameters kept are those of the checkpoint (10 per run) whose free run best "
+                "matches the last part of the *training* series in D_stsp (test data unseen)")
+    return (f"; in every run the parameters kept are those of the checkpoint (10 per run) whose free runs best match "
+            f"the validation part, the last {select:.0%} of the training segment, in D_stsp (not trained on; test "
+            f"data unseen)")
 
 
 def demo_table(rep, lambda_ref, *, run_steps="10^4", n_obs=3) -> list:

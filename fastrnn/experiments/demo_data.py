@@ -31,7 +31,8 @@ from .demo import (DEMO_MODEL_SETTINGS, DEMO_MODELS, demo_budget_line, demo_chec
                    demo_rows, demo_specs, demo_table, demo_training_line, train_demo)
 from .run import run_paths
 
-__all__ = ["DATA_DEMO_MODEL_SETTINGS", "DATA_DEMO_TEST_FRACTION", "run_data_demo"]
+__all__ = ["DATA_DEMO_MODEL_SETTINGS", "DATA_DEMO_TEST_FRACTION", "DATA_DEMO_VALIDATION_FRACTION", "MIN_VALIDATION",
+           "run_data_demo"]
 
 #: per-model size and budget of the data demo: those of the Lorenz demo (:data:`DEMO_MODEL_SETTINGS`, a copy; change
 #: this dict, or pass ``model_settings``, to give measured series their own budgets)
@@ -42,6 +43,12 @@ DATA_DEMO_TEST_FRACTION = 0.25
 #: (selection scores 16 of them at each of 10 checkpoints per run), so this bounds their cost for long series. With
 #: 5000, Lorenz x (2 * 10^4 samples, 5 % noise, embedded in 7 dimensions) took 1100 s of CPU time in all.
 MAX_TEST = 5000
+#: share of the training part held out at its end as the validation part on which each run's checkpoints are selected
+#: (never trained on; the test part stays unseen); below :data:`MIN_VALIDATION` rows the selection falls back to the
+#: training series itself
+DATA_DEMO_VALIDATION_FRACTION = 0.2
+#: fewest rows of a validation part (shorter ones rank checkpoints by noise)
+MIN_VALIDATION = 1000
 _PREDICTION_STARTS = 200
 
 
@@ -145,8 +152,14 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
     y = np.concatenate([y_train, y_test], axis=0)
     data_id = f"{label}#{hashlib.sha1(np.ascontiguousarray(y).tobytes()).hexdigest()[:12]}"
     cfg.update(n_steps=int(y.shape[0]), n_test=int(y_test.shape[0]))
+    if cfg.get("select") is True and DATA_DEMO_VALIDATION_FRACTION * y_train.shape[0] >= max(MIN_VALIDATION,
+                                                                                            cfg["seq_len"] + 1):
+        cfg["select"] = DATA_DEMO_VALIDATION_FRACTION
     for m in DEMO_MODELS:
-        per_model[m].update(n_steps=int(y.shape[0]), n_test=int(y_test.shape[0]))
+        per_model[m].update(n_steps=int(y.shape[0]), n_test=int(y_test.shape[0]), select=cfg.get("select"))
+    if cfg.get("select") not in (None, False, True):
+        say(f"      model selection on the last {cfg['select']:.0%} of the training part "
+            f"({int(round(cfg['select'] * y_train.shape[0]))} rows, not trained on)")
 
     say(f"[4/6] training {', '.join(DEMO_MODELS)} with sparse forcing at tau = {tau} and without forcing (both "
         f"with gradient clipping; {demo_budget_line(per_model)})")
@@ -169,6 +182,8 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
         "data": {"file": os.fspath(path), "label": label, "id": data_id, "dt": dt, "n_samples": int(T),
                  "n_columns": int(x.shape[1]), "n_train": int(x_train.shape[0]), "n_test": int(x_test.shape[0]),
                  "n_train_rows": int(y_train.shape[0]), "n_test_rows": int(y_test.shape[0]),
+                 "n_validation_rows": (0 if cfg.get("select") in (None, False, True)
+                                       else int(round(cfg["select"] * y_train.shape[0]))),
                  "n_obs": obs.n_obs(), "embedding_window": obs.window},
         "observation": obs.to_dict(),
         "lambda_max_data": est.lambda_max,
@@ -251,7 +266,9 @@ def _markdown(rep):
         + (f" -> delay embedding dim = {obs['dim']}, lag = {obs['lag']} samples"
            + (" (estimated)" if obs["embed"] and "auto" in obs["embed"].values() else "")
            if obs["embed"] else "")
-        + f": {d['n_obs']} observed column(s), {d['n_train_rows']} training and {d['n_test_rows']} test rows",
+        + f": {d['n_obs']} observed column(s), {d['n_train_rows']} training"
+        + (f" (the last {d['n_validation_rows']} of them the validation part for model selection, not trained on)"
+           if d.get("n_validation_rows") else "") + f" and {d['n_test_rows']} test rows",
         f"- lambda_max of the preprocessed first column: **{rep['lambda_max_data']:.4g}** [{lo:.4g}, {hi:.4g}] per "
         f"time unit" + (f" ({len(rep['lambda_max_warnings'])} warning(s) in report.json)"
                         if rep["lambda_max_warnings"] else ""),

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from .. import validation
+from ..model_selection import hold_out
 from ..io import read_json, temp_files, write_json
 from ..models import model_class
 from ..optim import Adam
@@ -23,7 +25,7 @@ from .evaluation import evaluate_model
 from .selection import Selection
 from .spec import fit_arguments, run_id, split_series
 
-__all__ = ["execute_run", "keep_heap_memory", "load_result", "run_paths"]
+__all__ = ["execute_run", "keep_heap_memory", "load_result", "run_paths", "validation_part"]
 
 
 def run_paths(out_dir, rid) -> dict:
@@ -69,6 +71,18 @@ def keep_heap_memory():
         pass
 
 
+def validation_part(spec, x_train, s_train):
+    """(x_fit, s_fit, reference) of a run's model selection: with ``spec["select"]`` a fraction f in (0, 1), the
+    last f of the training part is held out as the selection's reference (autonomous data; each part keeps at least a
+    window); with ``True`` the whole training part trains and is the reference (None)."""
+    sel = spec.get("select")
+    if sel is True or s_train is not None:
+        return x_train, s_train, None
+    fraction = validation.check_float(sel, "select", minimum=0.0, strict_min=True)
+    x_fit, x_val, _, _ = hold_out(x_train, None, fraction, min_length=spec["seq_len"] + 1)
+    return x_fit, None, x_val
+
+
 def execute_run(spec, out_dir, data=None, inputs=None):
     """Train and evaluate one run; write its result and model atomically; return the result dict.
 
@@ -112,8 +126,12 @@ def execute_run(spec, out_dir, data=None, inputs=None):
     n_epochs = spec["n_epochs"]
     lr0, lr_end = spec["lr"], spec.get("lr_end")
     every = max(1, n_epochs // 10)
-    select = (Selection(paths["selection"], x_train, s_train, spec["n_test"], spec["eval_transient"])
-              if spec.get("select") else None)
+    select, n_validation = None, 0
+    if spec.get("select"):
+        x_train, s_train, reference = validation_part(spec, x_train, s_train)
+        n_validation = 0 if reference is None else int(reference.shape[0])
+        select = Selection(paths["selection"], x_train, s_train, spec["n_test"], spec["eval_transient"],
+                           reference=reference)
 
     def on_epoch(epoch, history, live_model):
         if select is not None and ((epoch + 1) % every == 0 or epoch + 1 == n_epochs):
@@ -143,6 +161,8 @@ def execute_run(spec, out_dir, data=None, inputs=None):
     if select is not None and select.params is not None:
         model.set_params(**select.params)
         train.update(selected_epoch=select.epoch, selection_D_stsp=select.best)
+    if n_validation:
+        train["n_validation"] = n_validation
     result = {
         "run_id": rid,
         "spec": spec,

@@ -1,6 +1,9 @@
-"""Model selection during training: keep the checkpoint whose free runs best match the *training* series.
+"""Model selection during training: keep the checkpoint whose free runs best match the *training* series, or a
+validation part held out from it.
 
-Used by runs with ``spec["select"]`` (:func:`fastrnn.experiments.execute_run`); the test data stay unseen.
+Used by runs with ``spec["select"]`` (:func:`fastrnn.experiments.execute_run`): ``True`` scores against the training
+series, a fraction f in (0, 1) holds out the last f of the training part as validation data (not trained on) and
+scores against it; the test data stay unseen either way.
 """
 from __future__ import annotations
 
@@ -52,16 +55,29 @@ class Selection:
         Steps discarded from each free run.
     n_starts : int
         Number of free runs.
+    reference : ndarray (T_val, N), optional
+        A validation part held out from training (autonomous data only): the runs, still started from observations
+        spread over the training series, are then each ``max(n_ref, len(reference))`` steps long (after
+        ``transient``) and scored against ``reference`` instead of the training series' last stretch.
     """
 
-    def __init__(self, path, x_train, s_train, n_ref, transient, n_starts=16):
+    def __init__(self, path, x_train, s_train, n_ref, transient, n_starts=16, reference=None):
         T = x_train.shape[0]
-        L = min(max(n_ref, 4 * transient), T // 2)
-        self.transient = min(transient, L // 3)
-        starts = sorted({int(i) for i in np.linspace(0, T - L, n_starts)})
-        ref = x_train[-L:]
-        self.runs = [(x_train[i], None if s_train is None else s_train[i:i + L],
-                      ref if s_train is None else x_train[i + self.transient:i + L]) for i in starts]
+        if reference is not None:
+            if s_train is not None:
+                raise ValueError("a validation reference is for autonomous data; with inputs select over the "
+                                 "training series (select=True)")
+            self.transient = transient
+            L = max(n_ref, reference.shape[0]) + transient
+            starts = sorted({int(i) for i in np.linspace(0, T - 1, n_starts)})
+            self.runs = [(x_train[i], None, reference) for i in starts]
+        else:
+            L = min(max(n_ref, 4 * transient), T // 2)
+            self.transient = min(transient, L // 3)
+            starts = sorted({int(i) for i in np.linspace(0, T - L, n_starts)})
+            ref = x_train[-L:]
+            self.runs = [(x_train[i], None if s_train is None else s_train[i:i + L],
+                          ref if s_train is None else x_train[i + self.transient:i + L]) for i in starts]
         self.length = L
         self.path = path
         self.best, self.epoch, self.params = math.inf, None, None
