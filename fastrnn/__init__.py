@@ -9,8 +9,8 @@ Public API (re-exported names only): the models, :func:`loss_and_grad`, :func:`f
 ``import fastrnn`` loads no optional layer: Dask (``fastrnn[sweep]``) is imported when runs execute, matplotlib
 (``fastrnn[plot]``) by :mod:`fastrnn.plotting`, numba.cuda (``fastrnn[cuda]``) by ``device="cuda"``.
 """
-from . import (checkpoint, experiments, forcing, lyapunov, metrics, observation, optim, preprocessing, systems,
-               timeseries)
+from . import (checkpoint, experiments, forcing, lyapunov, metrics, model_selection, observation, optim,
+               preprocessing, systems, timeseries)
 from .checkpoint import load_checkpoint
 from .experiments import run_sweep
 from .lyapunov import OrbitDivergedError, jacobian_norms, lyapunov_spectrum, qr_spectrum
@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "PLRNN", "TanhRNN", "LSTM", "GRU", "ShPLRNN", "load", "loss_and_grad", "fit", "History", "TrainingDivergedError",
     "Adam", "RAdam",
-    "forcing", "optim", "systems", "timeseries", "metrics", "preprocessing", "observation",
+    "forcing", "optim", "systems", "timeseries", "metrics", "preprocessing", "observation", "model_selection",
     "max_lyapunov", "predictability_time", "suggest_tau", "delay_embed", "estimate_delay", "estimate_dimension",
     "LyapunovEstimate", "TauSuggestion",
     "lyapunov", "lyapunov_spectrum", "jacobian_norms", "qr_spectrum", "OrbitDivergedError",
