@@ -13,7 +13,7 @@ import numpy as np
 import fastrnn
 from fastrnn import forcing, models
 from fastrnn.optim import Adam
-from fastrnn.training import _Batch, _loss_and_grad
+from fastrnn.training import Batch, batch_loss_and_grad
 
 #: Model kinds the suite covers, in table order; those fastrnn does not provide (yet) are skipped.
 KINDS = ("PLRNN", "TanhRNN", "LSTM", "GRU", "ShPLRNN")     # the ShPLRNN: plain, n_hidden = 8 M (its default)
@@ -103,12 +103,12 @@ class FastrnnStep:
         nb, T1, _ = X.shape
         S = np.zeros((nb, T1, 0), dtype=self.model.dtype)
         mask = np.ones(self.model.n_latent, dtype=self.model.dtype)
-        self.batch = _Batch(np.ascontiguousarray(X, dtype=self.model.dtype), S, mask)
+        self.batch = Batch(np.ascontiguousarray(X, dtype=self.model.dtype), S, mask)
         self.alpha = forcing.check_alpha(alpha(case), case.T, nb, self.model.dtype)
         self.opt = Adam(self.model.params, lr=LR)
 
     def loss_and_grad(self):
-        return _loss_and_grad(self.model, self.batch, self.alpha, 0.0, True)
+        return batch_loss_and_grad(self.model, self.batch, self.alpha, 0.0, True)
 
     def __call__(self):
         loss, grads = self.loss_and_grad()

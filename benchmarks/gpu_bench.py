@@ -38,7 +38,7 @@ from _cases import alpha as case_alpha  # noqa: E402
 
 from fastrnn import forcing  # noqa: E402
 from fastrnn.optim import Adam  # noqa: E402
-from fastrnn.training import _Batch, _loss_and_grad  # noqa: E402
+from fastrnn.training import Batch, batch_loss_and_grad  # noqa: E402
 
 TARGET = dict(kind=None, M=32, batch=4096, speedup=20.0)
 
@@ -53,12 +53,12 @@ class GpuStep:
         nb, T1, _ = X.shape
         S = np.zeros((nb, T1, 0), dtype=self.model.dtype)
         mask = np.ones(self.model.n_latent, dtype=self.model.dtype)
-        self.batch = _Batch(session.to_device(X), session.to_device(S), mask)
+        self.batch = Batch(session.to_device(X), session.to_device(S), mask)
         self.alpha = forcing.check_alpha(case_alpha(case), case.T, nb, self.model.dtype)
         self.opt = Adam(self.model.params, lr=LR)
 
     def loss_and_grad(self):
-        return _loss_and_grad(self.model, self.batch, self.alpha, 0.0, True, self.session)
+        return batch_loss_and_grad(self.model, self.batch, self.alpha, 0.0, True, self.session)
 
     def __call__(self):
         loss, grads = self.loss_and_grad()

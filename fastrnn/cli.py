@@ -11,6 +11,9 @@ import json
 import os
 import sys
 
+from .cli_options import (add_observation_options, add_preprocessing_options, add_training_options, baseline_name,
+                          int_list, model_name, name_list)
+
 __all__ = ["build_parser", "main"]
 
 
@@ -28,29 +31,6 @@ class _Parser(argparse.ArgumentParser):
 def _say(quiet, msg):
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
-
-
-def _model_name(text):
-    from .models import model_kind
-    try:
-        return model_kind(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _baseline_name(text):
-    from .experiments.spec import parse_baseline
-    try:
-        return parse_baseline(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _int_list(text):
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def _load(source, args, *, scaling=None, allow_gaps=False):
@@ -392,25 +372,6 @@ def _cmd_sweep(args):
     return 0
 
 
-def _name_list(text):
-    """A comma-separated list of names (argparse type)."""
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one name")
-    return tuple(names)
-
-
-def _seed_list(text):
-    """A comma-separated list of non-negative integer seeds (argparse type)."""
-    try:
-        seeds = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be integers like 0,1,2, got {text!r}") from None
-    if not seeds or min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"seeds must be non-negative integers like 0,1,2, got {text!r}")
-    return seeds
-
-
 def _cmd_reproduce(args):
     from .experiments.cluster import require_distributed
     from .experiments.reproduce import reproduce_experiment
@@ -457,59 +418,6 @@ def _cmd_demo(args):
 
 
 # ------------------------------------------------------------------ parser
-def _add_training_options(p, *, defaults, note="(default %(default)s)"):
-    g = p.add_argument_group("training")
-    g.add_argument("--n-latent", type=int, default=defaults.get("n_latent"), metavar="M",
-                   help=f"latent units M {note if defaults.get('n_latent') is None else '(default %(default)s)'}")
-    g.add_argument("--seq-len", type=int, default=defaults.get("seq_len"), metavar="T",
-                   help="window length in steps (default %(default)s)")
-    g.add_argument("--batch-size", type=int, default=defaults.get("batch_size"), help="windows per batch "
-                   "(default %(default)s)")
-    g.add_argument("--batches-per-epoch", type=int, default=defaults.get("batches_per_epoch"),
-                   help="(default %(default)s)")
-    g.add_argument("--epochs", type=int, default=defaults.get("n_epochs"), help=f"epochs {note}")
-    g.add_argument("--lr", type=float, default=defaults.get("lr"), help=f"initial Adam step size {note}")
-    g.add_argument("--lr-end", type=float, default=defaults.get("lr_end"),
-                   help="decay the step size geometrically to this value over training (default: constant)")
-    g.add_argument("--dtype", choices=("float32", "float64"), default=defaults.get("dtype", "float64"),
-                   help="model precision (default %(default)s; float32 trains the tanh RNN, LSTM and GRU 2-4x "
-                        "faster)")
-
-
-def _add_preprocessing_options(p, before):
-    """The preprocessing group (fastrnn.preprocessing), shared by lyapunov, train and demo."""
-    g = p.add_argument_group(f"preprocessing of data, applied in this order {before} (fastrnn.preprocessing)")
-    g.add_argument("--detrend", choices=("linear", "polynomial", "moving_average"), default=None,
-                   help="remove a trend: a straight line, a polynomial (--detrend-order) or a centred moving average "
-                   "(--detrend-window)")
-    g.add_argument("--detrend-order", type=int, default=2, metavar="K", help="polynomial degree (default 2)")
-    g.add_argument("--detrend-window", type=int, default=None, metavar="W", help="moving-average window (samples)")
-    g.add_argument("--cycle", type=float, default=None, metavar="P",
-                   help="remove the mean cycle of period P samples (e.g. 365.25 for a yearly cycle in daily data)")
-    g.add_argument("--denoise", choices=("schreiber", "projective"), default=None,
-                   help="nonlinear noise reduction: Schreiber's locally constant or the locally projective method")
-    g.add_argument("--denoise-dim", type=int, default=None, metavar="M", help="embedding dimension (default 7)")
-    g.add_argument("--denoise-lag", type=int, default=None, metavar="L", help="embedding lag in samples (default 1)")
-    g.add_argument("--denoise-radius", type=float, default=None, metavar="R",
-                   help="neighbourhood radius in the data's units (default: from the estimated noise level)")
-    g.add_argument("--denoise-q", type=int, default=None, metavar="Q", help="projective: manifold dimension "
-                   "(default 2)")
-    g.add_argument("--denoise-iter", dest="denoise_n_iter", type=int, default=None, metavar="N",
-                   help="iterations (default 3 schreiber, 4 projective)")
-    return g
-
-
-def _add_observation_options(p, *, embed_default, embed_note="(default %(default)s)"):
-    """The observation pipeline (fastrnn.observation) of train and demo: columns, preprocessing, embedding."""
-    g = _add_preprocessing_options(p, "after choosing the columns, then z-score and delay embedding")
-    g.add_argument("--column", "--columns", dest="column", type=_int_list, default=None, metavar="C[,C...]",
-                   help="columns of the data file used, 0-based (default: all)")
-    g.add_argument("--embed", default=embed_default, metavar="auto|M,LAG|none",
-                   help="delay embedding as the model's observation space: M delays of LAG samples, 'auto' (lag "
-                   "from the mutual information, dimension by Cao's rule, recorded resolved) or 'none' "
-                   f"{embed_note}; it shortens each series or segment by (M - 1) * LAG samples")
-
-
 def build_parser():
     """The argparse parser of the ``fastrnn`` command."""
     from . import __version__
@@ -542,9 +450,9 @@ def build_parser():
     p.add_argument("--check", action="store_true", help="exit with status 3 unless the report's checks pass "
                    "(forcing beats clipping >= 5x in D_stsp for every model; a lambda_1 within 30 %%)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    _add_training_options(p, defaults={k: v for k, v in DEMO_SETTINGS.items()},
+    add_training_options(p, defaults={k: v for k, v in DEMO_SETTINGS.items()},
                           note="(default: per model, see fastrnn.experiments.DEMO_MODEL_SETTINGS)")
-    _add_observation_options(p, embed_default=None, embed_note="(with --data; default auto)")
+    add_observation_options(p, embed_default=None, embed_note="(with --data; default auto)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("train", help="train a model on a data file or a system",
@@ -554,12 +462,12 @@ def build_parser():
                        "--denoise), a per-column z-score (unless --raw) and a delay embedding (--embed); `fastrnn "
                        "evaluate` applies the recorded pipeline, with the training statistics, to new data.")
     p.add_argument("data", help="data file (.npy/.csv, (T, N)) or system name (e.g. lorenz)")
-    p.add_argument("--model", type=_model_name, default="PLRNN", help="PLRNN, TanhRNN, LSTM or GRU "
+    p.add_argument("--model", type=model_name, default="PLRNN", help="PLRNN, TanhRNN, LSTM or GRU "
                    "(default PLRNN)")
     p.add_argument("--tau", "--forcing", dest="tau", default="auto", help="forcing: an interval in steps, 'auto' "
                    "(ln 2 / lambda_max of the data), 'none', 'annealed:T', 'jittered:T:D', 'alpha:A' (or 'gtf:A'), "
                    "'alpha:A:B' or 'agtf' (adaptive alpha; 'agtf:GAMMA:K') (default auto)")
-    p.add_argument("--baseline", type=_baseline_name, default=None,
+    p.add_argument("--baseline", type=baseline_name, default=None,
                    help="train a baseline without forcing instead: 'clipping[:THR]' (gradient-norm clipping at THR, "
                    "default 1), 'value_clipping[:THR]' (element-wise gradient clipping at THR, default 1), "
                    "'windowing' (every window starts from a zero state) or 'truncated:STEPS' (truncated BPTT, the "
@@ -594,8 +502,8 @@ def build_parser():
     p.add_argument("--patience", type=int, default=None, metavar="N",
                    help="early stopping: stop after N validations without improvement (needs --validation)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    _add_training_options(p, defaults=DEFAULT_SETTINGS)
-    _add_observation_options(p, embed_default="none")
+    add_training_options(p, defaults=DEFAULT_SETTINGS)
+    add_observation_options(p, embed_default="none")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="D_stsp, D_H and Lyapunov spectrum of a saved model against data",
@@ -635,7 +543,7 @@ def build_parser():
     p.add_argument("--method", choices=("auto", "rosenstein", "kantz"), default="auto",
                    help="data: divergence curves of Rosenstein et al. or Kantz; auto (default): Rosenstein for "
                         "finely sampled flows, Kantz over three radii for maps and coarsely sampled series")
-    _add_preprocessing_options(p, "before lambda_max")
+    add_preprocessing_options(p, "before lambda_max")
     p.add_argument("--plot", default=None, help="data: write the divergence curve with its fit to this image")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the result to this file")
@@ -651,7 +559,7 @@ def build_parser():
     p.add_argument("--models", default="PLRNN,LSTM", help="comma-separated models (default %(default)s)")
     p.add_argument("--forcings", "--taus", dest="forcings", default="5,10,25,50,100,200",
                    help="comma-separated forcing options: intervals in steps or schedules (default %(default)s)")
-    p.add_argument("--seeds", type=_int_list, default=[0, 1], help="comma-separated seeds (default 0,1)")
+    p.add_argument("--seeds", type=int_list, default=[0, 1], help="comma-separated seeds (default 0,1)")
     p.add_argument("--baselines", default="", help="comma-separated baselines: clipping[:THR], "
                    "value_clipping[:THR], windowing, truncated:STEPS")
     p.add_argument("--dt", type=float, default=None, help="time units per sample")
@@ -663,7 +571,7 @@ def build_parser():
     p.add_argument("--workers", type=int, default=None, help="local cluster workers (default: one per CPU)")
     p.add_argument("--out", default="out/sweep", help="output directory (default %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    _add_training_options(p, defaults=DEFAULT_SETTINGS)
+    add_training_options(p, defaults=DEFAULT_SETTINGS)
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("reproduce", help="one of the paper's experiments beside its published numbers",
@@ -684,11 +592,11 @@ def build_parser():
                    "default: a local cluster")
     p.add_argument("--workers", type=int, default=None, help="local cluster workers (default: one per CPU)")
     p.add_argument("--out", default=None, help="output directory (default out/reproduce/EXPERIMENT-BUDGET)")
-    p.add_argument("--models", type=_name_list, default=None, metavar="M1,M2",
+    p.add_argument("--models", type=name_list, default=None, metavar="M1,M2",
                    help="run only these models of the budget (e.g. TanhRNN,PLRNN); the table says it is a subset")
-    p.add_argument("--settings", type=_name_list, default=None, metavar="S1,S2",
+    p.add_argument("--settings", type=name_list, default=None, metavar="S1,S2",
                    help="run only these settings (e.g. tau:30,tau:50,clipping:1)")
-    p.add_argument("--seeds", type=_seed_list, default=None, metavar="0,1",
+    p.add_argument("--seeds", type=int_list, default=None, metavar="0,1",
                    help="run only these seeds (finished runs are reused, so subsets add up to the whole budget)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reproduce)

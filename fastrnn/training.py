@@ -46,7 +46,9 @@ def divergence_advice(*, lr, tau=None, alpha=None, schedule=None, clip=None, cli
 
 
 @dataclass
-class _Batch:
+class Batch:
+    """A prepared batch for :func:`batch_loss_and_grad`: windows, inputs, unit mask and gradient cuts, already in the
+    model's dtype, C-contiguous and checked (what :func:`fit` builds once per batch)."""
     X: np.ndarray       # (nb, T+1, N), model dtype
     S: np.ndarray       # (nb, T+1, K)
     mask: np.ndarray    # (M,)
@@ -146,8 +148,9 @@ def _check_device(device):
     return _kcuda.session()
 
 
-def _loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
-    """Core after validation: one forward and one backward kernel call for the whole batch.
+def batch_loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
+    """The core of :func:`loss_and_grad` without its argument checks, for a prepared :class:`Batch` (the inner loop of
+    :func:`fit`, and benchmarks that time exactly that): one forward and one backward kernel call for the whole batch.
 
     P = model.control_matrix(ridge) in float64; the model's kernels (or, with ``gpu`` a CUDA session and batch.X,
     batch.S device arrays, their CUDA twins) return dL/dP, and the chain rule through P into B happens here, once per
@@ -225,7 +228,7 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     gpu = _check_device(device)
     if gpu is not None:
         Xc, S = gpu.to_device(Xc), gpu.to_device(S)
-    return _loss_and_grad(model, _Batch(Xc, S, mask, cut), a, ridge, bool(control_grad), gpu)
+    return batch_loss_and_grad(model, Batch(Xc, S, mask, cut), a, ridge, bool(control_grad), gpu)
 
 
 # ------------------------------------------------------------------ training loop
@@ -535,7 +538,7 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
                         schedule.observe(model, *host, model.control_matrix(ridge))
                     a = forcing.check_alpha(schedule.alpha(epoch, n_epochs, T, batch_size, rng), T, batch_size,
                                             model.dtype)
-                loss, grads = _loss_and_grad(model, _Batch(X, S, mask, cut), a, ridge, control_grad, gpu)
+                loss, grads = batch_loss_and_grad(model, Batch(X, S, mask, cut), a, ridge, control_grad, gpu)
                 norm = _global_norm(grads)
                 if not (math.isfinite(loss) and math.isfinite(norm)):
                     restored = "the last parameters with a finite loss"

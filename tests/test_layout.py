@@ -16,11 +16,11 @@ LAYERS = [
     {"config", "validation", "io", "_native"},
     {"kernels"},
     {"models", "optim", "forcing", "preprocessing", "systems", "timeseries", "lyapunov", "metrics", "checkpoint",
-     "datafiles", "observation"},
+     "datafiles", "observation", "model_selection"},
     {"training"},
     {"plotting", "testing"},
     {"experiments"},
-    {"cli", "__main__"},
+    {"cli", "cli_options", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

@@ -99,8 +99,8 @@ def test_other_launch_geometry():
         Xc, Sc = training._check_windows(model, X, S)
         a = forcing.check_alpha(alpha, 6, 2)
         m_ = training._check_mask(model, mask)
-        batch = training._Batch(ses.to_device(Xc), ses.to_device(Sc), m_)
-        res_gpu = training._loss_and_grad(model, batch, a, 0.0, True, ses)
+        batch = training.Batch(ses.to_device(Xc), ses.to_device(Sc), m_)
+        res_gpu = training.batch_loss_and_grad(model, batch, a, 0.0, True, ses)
         res_cpu = fr.loss_and_grad(model, X, alpha, inputs=S, unit_mask=mask)
         assert_same(res_gpu, res_cpu, what=f"clipped={clipped} geometry")
 
