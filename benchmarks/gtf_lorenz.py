@@ -125,7 +125,8 @@ def summary(rows):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=5, help="number of seeds (default %(default)s)")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from this one on (default %(default)s)")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--hidden", type=int, default=64, help="shPLRNN hidden units H (default %(default)s)")
     p.add_argument("--clipped", action="store_true", help="the clipped shPLRNN")
@@ -147,7 +148,7 @@ def main(argv=None):
           f"{time.perf_counter() - t0:.1f} s)", flush=True)
     tau = sug.tau if args.tau is None else args.tau
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for kind in args.arms.split(","):
             r = run_one(kind, seed, data, args, tau)
             rows.append(r)
