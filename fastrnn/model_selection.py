@@ -73,8 +73,8 @@ def make_scorer(selection, series, inputs, seq_len, alpha=None, ridge=0.0, unit_
     ridge, unit_mask
         As in :func:`fastrnn.loss_and_grad`.
     loss_fn : callable
-        ``loss_fn(model, X, alpha, S, ridge, unit_mask) -> float`` (the training loss; passed in by the caller so that
-        this module does not import :mod:`fastrnn.training`).
+        ``loss_fn(model, X, alpha, S, ridge, unit_mask) -> float``: the training loss
+        (:func:`fastrnn.training.loss`), passed in so that this module does not import :mod:`fastrnn.training`.
 
     Raises
     ------

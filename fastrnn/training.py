@@ -231,6 +231,23 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     return batch_loss_and_grad(model, Batch(Xc, S, mask, cut), a, ridge, bool(control_grad), gpu)
 
 
+def loss(model, X, alpha, inputs=None, ridge=0.0, unit_mask=None):
+    """The loss of :func:`loss_and_grad` alone (the forward sweep, no gradients): the free-state prediction error of
+    the windows X under the forcing ``alpha``; arguments as there (CPU only).
+
+    Returns
+    -------
+    float
+    """
+    _check_model(model)
+    Xc, S = _check_windows(model, X, inputs)
+    nb, T1, _ = Xc.shape
+    a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
+    ridge = checks.check_float(ridge, "ridge", minimum=0.0)
+    mask = _check_mask(model, unit_mask)
+    return float(model.kernel.forward_states(model.params, Xc, S, a, mask, model.control_matrix(ridge))[0])
+
+
 # ------------------------------------------------------------------ training loop
 @dataclass
 class History:
@@ -326,9 +343,15 @@ def _check_validation(model, data, inputs, selection, every, patience, T, alpha,
     if patience is not None:
         checks.check_int(patience, "patience", minimum=1)
     a = None if alpha is None else np.asarray(alpha, dtype=model.dtype)
+    if a is not None and a.ndim == 2:                 # per-window weights: one pattern for every window, or none
+        if not np.all(a == a[:1]):
+            if selection == "loss":
+                raise ValueError("selection='loss' needs one forcing pattern for all windows; with per-window alpha "
+                                 "use selection='prediction' or 'D_stsp'")
+        a = a[0]
 
     def loss_fn(m, X, al, S, rdg, mask):
-        return loss_and_grad(m, X, al, inputs=S if m.n_inputs else None, ridge=rdg, unit_mask=mask)[0]
+        return loss(m, X, al, inputs=S if m.n_inputs else None, ridge=rdg, unit_mask=mask)
     scorer = model_selection.make_scorer(selection, series, ins, T, alpha=a, ridge=ridge, unit_mask=unit_mask,
                                          loss_fn=loss_fn)
     return scorer, model_selection.BestEpoch(patience)

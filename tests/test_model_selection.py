@@ -217,3 +217,14 @@ def test_run_selection_on_a_validation_part():
     from fastrnn.experiments import selection_score
     expected = max(selection_score(model, X[i], 1700, None, VAL, 200) for i in (0, 999, 1999, 2999))
     assert sel.score(model) == expected
+
+
+@pytest.mark.parametrize("kind", ["PLRNN", "TanhRNN", "LSTM", "GRU", "ShPLRNN"])
+def test_forward_only_loss_is_the_loss_of_loss_and_grad(kind):
+    from fastrnn.training import loss
+
+    model = getattr(fr, kind)(5, 3, rng=2)
+    W = np.stack([VAL[s:s + 31] for s in range(0, 300, 31)])
+    a = forcing.interval(30, 7)
+    a[3:5] = 0.4
+    assert loss(model, W, a) == fr.loss_and_grad(model, W, a)[0]
