@@ -172,6 +172,15 @@ def batch_loss_and_grad(model, batch, alpha, ridge, control_grad, gpu=None):
     return loss, grads
 
 
+def _check_batch(model, X, alpha, inputs, ridge, unit_mask):
+    """The checked arguments of :func:`loss_and_grad` and :func:`loss`: (X, S, alpha, ridge, mask)."""
+    _check_model(model)
+    Xc, S = _check_windows(model, X, inputs)
+    nb, T1, _ = Xc.shape
+    a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
+    return Xc, S, a, checks.check_float(ridge, "ridge", minimum=0.0), _check_mask(model, unit_mask)
+
+
 def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, unit_mask=None, device="cpu",
                   initial_state="control", truncate=None):
     """Loss and gradients of sparsely forced BPTT over a batch of windows (DESIGN §1).
@@ -215,12 +224,8 @@ def loss_and_grad(model, X, alpha, inputs=None, ridge=0.0, control_grad=True, un
     grads : dict
         dL/dparameter for every entry of ``model.params``, same shapes and dtype.
     """
-    _check_model(model)
-    Xc, S = _check_windows(model, X, inputs)
+    Xc, S, a, ridge, mask = _check_batch(model, X, alpha, inputs, ridge, unit_mask)
     nb, T1, _ = Xc.shape
-    a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
-    ridge = checks.check_float(ridge, "ridge", minimum=0.0)
-    mask = _check_mask(model, unit_mask)
     cut = _cuts(_check_truncate(model, truncate, unit_mask), T1 - 1, nb, model.dtype)
     if _check_initial_state(initial_state):
         Xc = Xc.copy()
@@ -239,12 +244,7 @@ def loss(model, X, alpha, inputs=None, ridge=0.0, unit_mask=None):
     -------
     float
     """
-    _check_model(model)
-    Xc, S = _check_windows(model, X, inputs)
-    nb, T1, _ = Xc.shape
-    a = forcing.check_alpha(alpha, T1 - 1, nb, model.dtype)
-    ridge = checks.check_float(ridge, "ridge", minimum=0.0)
-    mask = _check_mask(model, unit_mask)
+    Xc, S, a, ridge, mask = _check_batch(model, X, alpha, inputs, ridge, unit_mask)
     return float(model.kernel.forward_states(model.params, Xc, S, a, mask, model.control_matrix(ridge))[0])
 
 
