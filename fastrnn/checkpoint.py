@@ -5,8 +5,8 @@ A checkpoint is one ``.npz`` file (no pickling: it is read with ``allow_pickle=F
 * the model's parameters (``param.<name>``), its kind, shapes and dtype;
 * Adam's state (``adam.<key>``: step count and both moment estimates) and its current step size;
 * the epoch last completed and the per-epoch history (loss, gradient norm, seconds; alpha of an adaptive
-  schedule; with validation the validation scores, the best epoch, whether the run stopped early, and the best
-  parameters, ``best.<name>``);
+  schedule; with validation the validation epochs and scores, from which the best epoch and an early stop follow,
+  and the best parameters, ``best.<name>``);
 * the state of an adaptive forcing schedule (:meth:`fastrnn.forcing.Schedule.state_dict`);
 * the state of the random generator's bit generator (window draws and jittered schedules continue from it);
 * the training configuration the run was started with (window length, batch size, batches per epoch, number of
@@ -107,8 +107,6 @@ def save_checkpoint(path, *, model, optimizer, epoch, history, rng, config=None,
         "rng_state": encode_tagged(rng.bit_generator.state),
         "config": config or {},
         "schedule": {} if schedule is None else schedule.state_dict(),
-        "best_epoch": getattr(history, "best_epoch", None),
-        "stopped_early": bool(getattr(history, "stopped_early", False)),
     }
     arrays = {"__meta__": np.array(json.dumps(meta))}
     for name, value in model.params.items():
@@ -154,20 +152,19 @@ def load_checkpoint(path) -> Checkpoint:
                    if f"history.{k}" in f.files}
         if "val_epoch" in history:                   # a run with validation data
             history["val_epoch"] = [int(e) for e in history["val_epoch"]]
-            history["best_epoch"] = meta.get("best_epoch")
-            history["stopped_early"] = bool(meta.get("stopped_early", False))
         best = {k[len("best."):]: f[k] for k in f.files if k.startswith("best.")}
     return Checkpoint(epoch=int(meta["epoch"]), kind=meta["kind"], shape=tuple(meta["shape"]), dtype=meta["dtype"],
                       params=params, optimizer=opt, history=history, rng_state=decode_tagged(meta["rng_state"]),
                       config=meta["config"], schedule=meta.get("schedule", {}), best_params=best)
 
 
-def resume(path, model, optimizer, history, rng, config=None, schedule=None) -> int:
+def resume(path, model, optimizer, history, rng, config=None, schedule=None, best_params=None) -> int:
     """Restore a run from the checkpoint at ``path`` in place; return the first epoch still to do.
 
     The model's parameters are overwritten in place (so ``optimizer``, which holds the live arrays, keeps updating
     them), Adam's state and step size are restored, ``history`` is refilled and ``rng``'s bit generator is set to
-    the stored state; an adaptive forcing ``schedule`` gets its stored state back.
+    the stored state; an adaptive forcing ``schedule`` gets its stored state back, and a ``best_params`` dict is
+    filled with the stored best validated parameters (none without validation).
 
     Raises
     ------
@@ -199,9 +196,8 @@ def resume(path, model, optimizer, history, rng, config=None, schedule=None) -> 
     for key in ("alpha", "val_epoch", "val_score"):
         if hasattr(history, key):
             getattr(history, key)[:] = ck.history.get(key, [])
-    for key, default in (("best_epoch", None), ("stopped_early", False)):
-        if hasattr(history, key):
-            setattr(history, key, ck.history.get(key, default))
+    if best_params is not None:
+        best_params.update(ck.best_params or {})
     if schedule is not None and ck.schedule:
         schedule.load_state_dict(ck.schedule)
     rng.bit_generator.state = ck.rng_state

@@ -27,7 +27,8 @@ import math
 
 import numpy as np
 
-from . import forcing
+from . import forcing, metrics
+from .models.orbit import OrbitDivergedError
 
 #: the selection measures by name
 SELECTIONS = ("loss", "prediction", "D_stsp")
@@ -56,6 +57,21 @@ def validation_windows(series, inputs, seq_len, max_windows=MAX_WINDOWS):
     X = np.stack([series[i][s:s + seq_len + 1] for i, s in starts])
     S = np.stack([inputs[i][s:s + seq_len + 1] for i, s in starts])
     return X, S
+
+
+def free_run_divergence(model, x0, n_steps, inputs, ref, transient=0):
+    """D_stsp (:func:`fastrnn.metrics.state_space_divergence`, default convention) between ``ref`` and the model's
+    free run of ``n_steps`` from the observation ``x0``, after ``transient`` steps; inf if the run diverges or leaves
+    the data (:func:`fastrnn.metrics.diverged`)."""
+    try:
+        with np.errstate(all="ignore"):
+            X, _ = model.generate(n_steps, x0=x0, inputs=inputs)
+    except (OrbitDivergedError, ValueError, FloatingPointError):
+        return math.inf
+    X = np.asarray(X, dtype=np.float64)
+    if metrics.diverged(X, ref):
+        return math.inf
+    return float(metrics.state_space_divergence(ref, X[transient:]))
 
 
 def make_scorer(selection, series, inputs, seq_len, alpha=None, ridge=0.0, unit_mask=None, loss_fn=None):
@@ -87,17 +103,9 @@ def make_scorer(selection, series, inputs, seq_len, alpha=None, ridge=0.0, unit_
         raise ValueError(f"unknown selection {selection!r}; use one of {', '.join(SELECTIONS)} or a callable "
                          f"score(model) -> float")
     if selection == "D_stsp":
-        from . import metrics
-
         def score(model):
-            worst = 0.0
-            for x, s in zip(series, inputs):
-                X, _ = model.generate(len(x), x0=x[0], inputs=s if s.shape[1] else None, on_divergence="truncate")
-                X = np.asarray(X, dtype=np.float64)
-                if len(X) < len(x) or metrics.diverged(X, x):
-                    return math.inf
-                worst = max(worst, float(metrics.state_space_divergence(x, X)))
-            return worst
+            return max(free_run_divergence(model, x[0], len(x), s if s.shape[1] else None, x)
+                       for x, s in zip(series, inputs))
         return score
     if selection == "loss" and alpha is None:
         raise ValueError("selection='loss' scores the run's forcing and needs a fixed one (tau= or alpha=); with a "
@@ -111,6 +119,11 @@ def make_scorer(selection, series, inputs, seq_len, alpha=None, ridge=0.0, unit_
             value = float(loss_fn(model, X, a, S, ridge, unit_mask))
         return value if math.isfinite(value) else math.inf
     return score
+
+
+def held_out_length(n, fraction):
+    """Samples :func:`hold_out` takes from a series of ``n`` samples: ``fraction`` of them, rounded."""
+    return int(round(fraction * n))
 
 
 def hold_out(series, inputs=None, fraction=0.2, min_length=2):
@@ -147,7 +160,7 @@ def hold_out(series, inputs=None, fraction=0.2, min_length=2):
     ss = [None] * len(xs) if inputs is None else ([inputs] if single else list(inputs))
     tr, va, str_, sva = [], [], [], []
     for x, s in zip(xs, ss):
-        n_val = int(round(fraction * len(x)))
+        n_val = held_out_length(len(x), fraction)
         if n_val >= min_length and len(x) - n_val >= min_length:
             tr.append(x[:-n_val])
             va.append(x[-n_val:])
@@ -181,11 +194,12 @@ class BestEpoch:
         self.best_params = None
         self.since_best = 0
 
-    def update(self, epoch, score, model):
-        """Record ``score`` after ``epoch`` (1-based); keep the parameters if it is a new best."""
+    def update(self, epoch, score, model=None):
+        """Record ``score`` after ``epoch`` (1-based); keep the model's parameters if it is a new best."""
         if score < self.best_score:
             self.best_score, self.best_epoch, self.since_best = score, epoch, 0
-            self.best_params = {k: v.copy() for k, v in model.params.items()}
+            if model is not None:
+                self.best_params = {k: v.copy() for k, v in model.params.items()}
         else:
             self.since_best += 1
 
@@ -196,11 +210,8 @@ class BestEpoch:
     def replay(self, epochs, scores):
         """Restore the record's counters from a history (on resume; the parameters come from the checkpoint)."""
         for e, s in zip(epochs, scores):
-            if s < self.best_score:
-                self.best_score, self.best_epoch, self.since_best = s, e, 0
-            else:
-                self.since_best += 1
+            self.update(e, s)
 
 
-__all__ = ["SELECTIONS", "MAX_WINDOWS", "PREDICTION_STEPS", "BestEpoch", "hold_out", "make_scorer",
-           "validation_windows"]
+__all__ = ["SELECTIONS", "MAX_WINDOWS", "PREDICTION_STEPS", "BestEpoch", "free_run_divergence", "held_out_length",
+           "hold_out", "make_scorer", "validation_windows"]

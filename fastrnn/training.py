@@ -320,25 +320,30 @@ class _WindowSampler:
         return X, S
 
 
+def _series_with_inputs(model, data, inputs, name, inputs_name):
+    """(series, inputs) of fit's ``data``/``inputs`` (or ``validation``/``validation_inputs``): lists of arrays in
+    the model's dtype, the inputs aligned with the series (empty (T, 0) arrays without inputs)."""
+    series = _as_series_list(data, name, model.dtype, model.n_obs)
+    if model.n_inputs:
+        if inputs is None:
+            raise ValueError(f"the model has n_inputs={model.n_inputs}: pass {inputs_name} aligned with {name}")
+        ins = _as_series_list(inputs, inputs_name, model.dtype, model.n_inputs)
+        if len(ins) != len(series) or any(len(s) != len(x) for s, x in zip(ins, series)):
+            raise ValueError(f"{inputs_name} must be aligned with {name}: the same number of series and of samples "
+                             f"in each")
+        return series, ins
+    if inputs is not None:
+        raise ValueError(f"{inputs_name} were given but the model has n_inputs=0; build the model with n_inputs=K")
+    return series, [np.zeros((len(x), 0), dtype=model.dtype) for x in series]
+
+
 def _check_validation(model, data, inputs, selection, every, patience, T, alpha, ridge, unit_mask):
     """(scorer, BestEpoch) of fit's validation arguments, or (None, None) without validation data."""
     if data is None:
         if inputs is not None:
             raise ValueError("validation_inputs were given without validation data; pass validation= as well")
         return None, None
-    series = _as_series_list(data, "validation", model.dtype, model.n_obs)
-    if model.n_inputs:
-        if inputs is None:
-            raise ValueError(f"the model has n_inputs={model.n_inputs}: pass validation_inputs aligned with "
-                             f"validation")
-        ins = _as_series_list(inputs, "validation_inputs", model.dtype, model.n_inputs)
-        if len(ins) != len(series) or any(len(a) != len(b) for a, b in zip(ins, series)):
-            raise ValueError("validation_inputs must be aligned with validation: the same number of series and of "
-                             "samples in each")
-    else:
-        if inputs is not None:
-            raise ValueError("validation_inputs were given but the model has n_inputs=0")
-        ins = [np.zeros((len(x), 0), dtype=model.dtype) for x in series]
+    series, ins = _series_with_inputs(model, data, inputs, "validation", "validation_inputs")
     checks.check_int(every, "validate_every", minimum=1)
     if patience is not None:
         checks.check_int(patience, "patience", minimum=1)
@@ -490,17 +495,7 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
                         "AdaptiveAlpha)")
     adaptive = schedule is not None and schedule.adaptive
     rng = checks.check_rng(rng)
-    series = _as_series_list(data, "data", model.dtype, model.n_obs)
-    if model.n_inputs:
-        if inputs is None:
-            raise ValueError(f"the model has n_inputs={model.n_inputs}: pass inputs aligned with data")
-        ins = _as_series_list(inputs, "inputs", model.dtype, model.n_inputs)
-        if len(ins) != len(series) or any(len(s) != len(x) for s, x in zip(ins, series)):
-            raise ValueError("inputs must be aligned with data: the same number of series and of samples in each")
-    else:
-        if inputs is not None:
-            raise ValueError("inputs were given but the model has n_inputs=0; build the model with n_inputs=K")
-        ins = [np.zeros((len(x), 0), dtype=model.dtype) for x in series]
+    series, ins = _series_with_inputs(model, data, inputs, "data", "inputs")
     sampler = _WindowSampler(series, ins, T)
     mask = _check_mask(model, unit_mask)
     truncate = _check_truncate(model, truncate, unit_mask)
@@ -520,7 +515,7 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         fixed_alpha = forcing.check_alpha(alpha, T, batch_size, model.dtype)
     opt = optimizer if optimizer is not None else Adam(model.params, lr=lr)
     scorer, record = _check_validation(model, validation, validation_inputs, selection, validate_every, patience, T,
-                                       forcing.interval(T, tau) if tau is not None else alpha, ridge, unit_mask)
+                                       fixed_alpha, ridge, unit_mask)
 
     history = History()
     ckpt_config = {"seq_len": T, "batch_size": batch_size, "batches_per_epoch": batches_per_epoch,
@@ -530,10 +525,12 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
         ckpt_config.update(validate_every=validate_every, patience=patience)
     start = 0
     if checkpoint is not None and os.path.exists(checkpoint):
-        start = _ckpt.resume(checkpoint, model, opt, history, rng, ckpt_config, schedule=schedule)
+        best = {}
+        start = _ckpt.resume(checkpoint, model, opt, history, rng, ckpt_config, schedule=schedule, best_params=best)
         if record is not None:
             record.replay(history.val_epoch, history.val_score)
-            record.best_params = _ckpt.load_checkpoint(checkpoint).best_params or None
+            record.best_params = best or None
+            history.best_epoch, history.stopped_early = record.best_epoch, record.should_stop()
             if history.stopped_early:
                 start = n_epochs                     # the run had ended early: nothing left to train
     last_finite = None
@@ -602,16 +599,13 @@ def fit(model, data, *, tau=None, alpha=None, schedule=None, seq_len, batch_size
             stop = callback is not None and callback(epoch, history, model)
             stop = stop or history.stopped_early
             # after the callback, which may change the optimiser (e.g. its step size) for the next epoch
-            if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs):
+            # also at an early stop, so that a rerun does not train on
+            if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs
+                                           or history.stopped_early):
                 _ckpt.save_checkpoint(checkpoint, model=model, optimizer=opt, epoch=epoch, history=history, rng=rng,
                                       config=ckpt_config, schedule=schedule,
                                       best_params=None if record is None else record.best_params)
             if stop:
-                if (history.stopped_early and checkpoint is not None and (epoch + 1) % checkpoint_every != 0
-                        and epoch + 1 != n_epochs):             # record the early stop, so a rerun does not go on
-                    _ckpt.save_checkpoint(checkpoint, model=model, optimizer=opt, epoch=epoch, history=history,
-                                          rng=rng, config=ckpt_config, schedule=schedule,
-                                          best_params=None if record is None else record.best_params)
                 break
     finally:
         if bar is not None:

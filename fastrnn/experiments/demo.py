@@ -28,7 +28,7 @@ from .spec import make_spec, run_id
 
 __all__ = ["DEMO_MODELS", "DEMO_MODEL_SETTINGS", "DEMO_SETTINGS", "LORENZ_SPECTRUM", "demo_budget_line", "demo_checks",
            "demo_config", "demo_figures", "demo_fresh_runs", "demo_rows", "demo_specs", "demo_table",
-           "demo_training_line", "run_demo", "train_demo"]
+           "demo_training_line", "run_demo", "train_demo", "write_report"]
 
 #: the demo's settings common to all models. Forced runs and baselines of a model get the same budget and the same
 #: gradient-norm clipping at 1, so that forcing is the only difference between them.
@@ -142,9 +142,15 @@ def run_demo(out_dir="out/demo", *, quiet=False, n_workers=None, fresh=False, se
         "figures": figs,
         "wall_seconds": time.perf_counter() - t_start,
     }
-    report["markdown"] = _demo_markdown(report)
+    return write_report(report, _demo_markdown(report), out_dir, say)
+
+
+def write_report(report, markdown, out_dir, say):
+    """Store ``markdown`` in ``report["markdown"]``, write ``report.json`` and ``report.md`` to ``out_dir`` (both
+    atomically), say where, and return the report (the last step of both demos)."""
+    report["markdown"] = markdown
     write_json(os.path.join(out_dir, "report.json"), report)
-    write_text(os.path.join(out_dir, "report.md"), report["markdown"])
+    write_text(os.path.join(out_dir, "report.md"), markdown)
     say(f"done in {report['wall_seconds']:.0f} s: {os.path.join(out_dir, 'report.md')}")
     return report
 

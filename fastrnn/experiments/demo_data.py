@@ -21,14 +21,15 @@ import numpy as np
 
 from .. import validation
 from ..datafiles import read_array
-from ..io import finite_or_none, write_json, write_text
+from ..io import finite_or_none
 from ..lyapunov import OrbitDivergedError
 from ..metrics import prediction_error
+from ..model_selection import held_out_length
 from ..models import load
 from ..observation import Observation
 from ..timeseries import LyapunovWarning, suggest_tau
 from .demo import (DEMO_MODEL_SETTINGS, DEMO_MODELS, demo_budget_line, demo_checks, demo_config, demo_figures, demo_fresh_runs,
-                   demo_rows, demo_specs, demo_table, demo_training_line, train_demo)
+                   demo_rows, demo_specs, demo_table, demo_training_line, train_demo, write_report)
 from .run import run_paths
 
 __all__ = ["DATA_DEMO_MODEL_SETTINGS", "DATA_DEMO_TEST_FRACTION", "DATA_DEMO_VALIDATION_FRACTION", "MIN_VALIDATION",
@@ -157,9 +158,11 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
         cfg["select"] = DATA_DEMO_VALIDATION_FRACTION
     for m in DEMO_MODELS:
         per_model[m].update(n_steps=int(y.shape[0]), n_test=int(y_test.shape[0]), select=cfg.get("select"))
+    n_validation = 0
     if cfg.get("select") not in (None, False, True):
-        say(f"      model selection on the last {cfg['select']:.0%} of the training part "
-            f"({int(round(cfg['select'] * y_train.shape[0]))} rows, not trained on)")
+        n_validation = held_out_length(y_train.shape[0], cfg["select"])
+        say(f"      model selection on the last {cfg['select']:.0%} of the training part ({n_validation} rows, not "
+            f"trained on)")
 
     say(f"[4/6] training {', '.join(DEMO_MODELS)} with sparse forcing at tau = {tau} and without forcing (both "
         f"with gradient clipping; {demo_budget_line(per_model)})")
@@ -182,8 +185,7 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
         "data": {"file": os.fspath(path), "label": label, "id": data_id, "dt": dt, "n_samples": int(T),
                  "n_columns": int(x.shape[1]), "n_train": int(x_train.shape[0]), "n_test": int(x_test.shape[0]),
                  "n_train_rows": int(y_train.shape[0]), "n_test_rows": int(y_test.shape[0]),
-                 "n_validation_rows": (0 if cfg.get("select") in (None, False, True)
-                                       else int(round(cfg["select"] * y_train.shape[0]))),
+                 "n_validation_rows": n_validation,
                  "n_obs": obs.n_obs(), "embedding_window": obs.window},
         "observation": obs.to_dict(),
         "lambda_max_data": est.lambda_max,
@@ -204,11 +206,7 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
         "figures": figs,
         "wall_seconds": time.perf_counter() - t_start,
     }
-    report["markdown"] = _markdown(report)
-    write_json(os.path.join(out_dir, "report.json"), report)
-    write_text(os.path.join(out_dir, "report.md"), report["markdown"])
-    say(f"done in {report['wall_seconds']:.0f} s: {os.path.join(out_dir, 'report.md')}")
-    return report
+    return write_report(report, _markdown(report), out_dir, say)
 
 
 def _test_length(T, n_test):

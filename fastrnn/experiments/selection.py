@@ -12,22 +12,16 @@ import os
 
 import numpy as np
 
-from .. import metrics
 from ..io import atomic_write
-from .evaluation import free_run
+from ..model_selection import free_run_divergence
 
 __all__ = ["Selection", "selection_score"]
 
 
 def selection_score(model, x0, n_steps, inputs, ref, transient):
     """D_stsp between ``ref`` and the model's free run of ``n_steps`` from ``x0`` after ``transient`` steps (inf if
-    the run diverges)."""
-    try:
-        with np.errstate(all="ignore"):
-            X = free_run(model, x0, n_steps, inputs, ref)
-    except (ValueError, FloatingPointError):
-        return math.inf
-    return math.inf if X is None else float(metrics.state_space_divergence(ref, X[transient:]))
+    the run diverges): :func:`fastrnn.model_selection.free_run_divergence`."""
+    return free_run_divergence(model, x0, n_steps, inputs, ref, transient)
 
 
 class Selection:
