@@ -256,17 +256,17 @@ def _sweep_group(c, A, W1, W2, W1t, W2t, h1, h2, Ct, B, X, S, alpha, alpha_back,
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def sweep_groups(*args):
-    """:func:`_sweep_group` for every group, one after the other (arguments as there, without ``c``)."""
-    for c in range(args[15].shape[0]):
+def sweep_groups(n_groups, *args):
+    """:func:`_sweep_group` for groups 0 .. n_groups-1, one after the other (the other arguments as there)."""
+    for c in range(n_groups):
         _sweep_group(c, *args)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def sweep_groups_parallel(*args):
+def sweep_groups_parallel(n_groups, *args):
     """:func:`sweep_groups` with the groups on separate threads: the same operations, so the same result bit for
     bit."""
-    for c in prange(args[15].shape[0]):
+    for c in prange(n_groups):
         _sweep_group(c, *args)
 
 
@@ -294,7 +294,7 @@ def _sweep(params, X, S, alpha, mask, Zt, backward_too, clipped, alpha_back=None
         if nc > 1:
             losses = np.empty(nb)
             groups = sweep_groups_parallel if host.concurrent(nc) else sweep_groups
-            groups(A, W1, W2, W1t, W2t, h1, h2, Ct, B, X, S, alpha, ab, mask, Zt, Z, U, Q, ZF, R, GF, GU, scale, GZt,
+            groups(nc, A, W1, W2, W1t, W2t, h1, h2, Ct, B, X, S, alpha, ab, mask, Zt, Z, U, Q, ZF, R, GF, GU, scale, GZt,
                    gA, gh1, gh2, gW1, gW2, gB, losses, clipped)
         else:
             losses = forward(A, W1t, W2t, h1, h2, Ct, B, X, S, alpha, mask, Zt, Z[0], U[0], Q[0], ZF[0], R[0],
