@@ -8,6 +8,7 @@ the relative error, whether the interval contains the reference, seconds per est
 error) that came with it.  New systems join automatically.  Nothing here is tuned per system.
 
 Run: ``python benchmarks/lyapunov_panel.py [--n 20000] [--seed 0] [--method rosenstein] [--out docs/lyapunov_panel.md]``
+(``--method transverse``: the defaults with ``max_lyapunov(..., transverse=True)``.)
 
 Old-vs-new comparison (the estimator of another checkout, e.g. the one before the rewrite, on the *same* series):
 ``--save-series DIR`` writes every series of the panel (``x``, ``dt``, ``reference``) to ``DIR``;
@@ -81,7 +82,8 @@ def _file(directory, name, variant):
 def run_one(name, variant, n, seed, method, x=None, dt=None):
     if x is None:
         x, dt = variant_series(name, variant, n, seed)
-    kwargs = {} if method == "default" else {"method": method}
+    kwargs = ({} if method == "default" else {"transverse": True} if method == "transverse"
+              else {"method": method})
     if method == "kantz":
         kwargs["radius"] = "auto"
     t0 = time.perf_counter()
@@ -123,7 +125,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=20000, help="samples per series (default 20000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--method", default="default", choices=("default", "rosenstein", "kantz"),
+    p.add_argument("--method", default="default", choices=("default", "rosenstein", "kantz", "transverse"),
                    help="'default': max_lyapunov's own default; 'kantz' uses radius='auto'")
     p.add_argument("--systems", default=None, help="comma-separated subset of fastrnn.systems.SYSTEMS")
     p.add_argument("--out", default=None, help="write the markdown table here")

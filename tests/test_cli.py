@@ -4,6 +4,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -135,6 +136,15 @@ def test_train_evaluate_lyapunov_on_a_csv(tmp_path, capsys, lorenz_csv):
     assert code == 0 and res["lambda_max"] == pytest.approx(0.9056, rel=0.25)
     assert res["tau_steps"] == round(math.log(2) / res["lambda_max"] / 0.01)
     assert (tmp_path / "div.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = run(["lyapunov", str(path), "--dt", "0.01", "--quiet", "--transverse"], capsys)
+    across = json.loads(out)
+    assert code == 0 and across["transverse"] and not res["transverse"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = fr.suggest_tau(np.loadtxt(path, delimiter=",", skiprows=1)[:, 0], dt=0.01, transverse=True)
+    assert across["lambda_max"] == direct.estimate.lambda_max != res["lambda_max"]
+    code, out, _ = run(["lyapunov", "mackey_glass", "--n-steps", "20000", "--quiet"], capsys)
+    assert code == 0 and json.loads(out)["exponents"][0] == pytest.approx(0.0051, rel=0.15)
     code, out, _ = run(["lyapunov", "henon", "--n-steps", "20000", "--quiet"], capsys)
     res = json.loads(out)
     assert code == 0 and res["units"] == "per iteration"

@@ -324,3 +324,51 @@ def test_system_series_by_name(name):
     if name in FLOW_IDS:
         _, _, dt2 = S.system_series(name, 10, dt=0.5 * S.SYSTEMS[name].dt, rng=1)
         assert dt2 == 0.5 * S.SYSTEMS[name].dt
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Mackey-Glass: reference exponents of the delay equation from the linearised scheme
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mackey_glass_spectrum():
+    return S.lyapunov_spectrum("mackey_glass", 50_000, rng=0)
+
+
+def test_mackey_glass_spectrum_zero_exponent_and_step(mackey_glass_spectrum):
+    lam = mackey_glass_spectrum
+    assert lam.shape == (3,) and lam[0] > lam[1] > lam[2]
+    assert 0.0045 < lam[0] < 0.0057  # ours: 0.0051 per time unit over 1e5 time units
+    assert abs(lam[1]) < 1e-4  # the flow direction
+    assert -0.042 < lam[2] < -0.035
+    fine = S.lyapunov_spectrum("mackey_glass", 50_000, rng=0, substeps=20, n_exponents=1)
+    assert fine.shape == (1,) and abs(fine[0] - lam[0]) < 0.06 * lam[0]  # same orbit start, half the step
+    periodic = S.lyapunov_spectrum("mackey_glass", 10_000, rng=0, tau=10.0, n_exponents=2)
+    assert abs(periodic[0]) < 3e-4  # delay 10: a limit cycle
+
+
+def test_mackey_glass_exponent_matches_two_orbits(mackey_glass_spectrum):
+    """Independent of the tangent kernel: two orbits of the generator whose constant initial histories differ by
+    1e-12 separate at lambda_1 (fitted between 1e-9 and 1e-3, after the approach to the attractor)."""
+    rates = []
+    for x0 in (0.6, 0.8, 1.2):
+        a = S.mackey_glass(8000, x0=x0, transient=0)[:, 0]
+        b = S.mackey_glass(8000, x0=x0 + 1e-12, transient=0)[:, 0]
+        env = np.log(np.maximum.reduceat(np.abs(a - b), np.arange(0, 8000, 50)))
+        t = np.arange(env.size) * 50.0
+        sel = (t >= 500) & (env > math.log(1e-9)) & (env < math.log(1e-3))
+        assert sel.sum() >= 10
+        rates.append(np.polyfit(t[sel], env[sel], 1)[0])
+    assert abs(np.mean(rates) - mackey_glass_spectrum[0]) < 0.2 * mackey_glass_spectrum[0]
+
+
+def test_mackey_glass_spectrum_bad_inputs():
+    with pytest.raises(ValueError, match="divides the delay"):
+        S.lyapunov_spectrum("mackey_glass", 100, tau=17.05)
+    with pytest.raises(ValueError, match="return_history is not available"):
+        S.lyapunov_spectrum("mackey_glass", 100, return_history=True)
+    with pytest.raises(ValueError, match="n_exponents applies only"):
+        S.lyapunov_spectrum("lorenz", 100, n_exponents=2)
+    with pytest.raises(TypeError, match=r"unknown parameter\(s\) \['rho'\] for mackey_glass"):
+        S.lyapunov_spectrum("mackey_glass", 100, rho=1.0)
+    with pytest.raises(ValueError, match="x0 must be >= 0"):
+        S.lyapunov_spectrum("mackey_glass", 100, x0=-1.0)

@@ -57,7 +57,7 @@ def naive_nearest_valid(Y, n_tree, theiler):
     return out
 
 
-def naive_rosenstein(x, dim, lag, theiler, K, along_flow=False):
+def naive_rosenstein(x, dim, lag, theiler, K, along_flow=False, transverse=False):
     Y = np.array([[x[t + k * lag] for k in range(dim)] for t in range(len(x) - (dim - 1) * lag)])
     n = len(Y) - K
     nb = naive_nearest_valid(Y, n, theiler)
@@ -71,9 +71,16 @@ def naive_rosenstein(x, dim, lag, theiler, K, along_flow=False):
             return Y[j]
         return Y[j] + s * (Y[jn] - Y[j])
 
+    def separation(i, k):
+        d = Y[i + k] - neighbour(i, k)
+        if transverse:  # drop the component along the reference's direction Y[t + 1] - Y[t - 1]
+            f = Y[min(i + k + 1, len(Y) - 1)] - Y[max(i + k - 1, 0)]
+            d = d - np.dot(d, f) / np.dot(f, f) * f
+        return d
+
     curve = []
     for k in range(K + 1):
-        logs = [np.log(np.sqrt(np.sum((Y[i + k] - neighbour(i, k)) ** 2))) for i in range(n)]
+        logs = [np.log(np.sqrt(np.sum(separation(i, k) ** 2))) for i in range(n)]
         curve.append(np.mean(logs))
     return np.array(curve)
 
@@ -200,6 +207,32 @@ def test_along_flow_curve_matches_loop_reference():
     assert np.all(ref[:3] < plain[:3])  # the along-flow separation is removed: neighbours start closer
 
 
+@pytest.mark.parametrize("along_flow", [False, True])
+def test_transverse_curve_matches_loop_reference(along_flow):
+    x = systems.rossler(1500, dt=0.1, rng=4)[:, 0]
+    z = (x - x.mean()) / x.std()
+    est = ts.max_lyapunov(x, dim=3, lag=12, theiler=60, max_steps=30, fit_range=(5, 25), method="rosenstein",
+                          along_flow=along_flow, transverse=True)
+    ref = naive_rosenstein(z, 3, 12, 60, 30, along_flow=along_flow, transverse=True)
+    np.testing.assert_allclose(est.divergence, ref, rtol=1e-11, atol=1e-11)
+    assert np.all(ref < naive_rosenstein(z, 3, 12, 60, 30, along_flow=along_flow))  # a projection only shortens
+
+
+def test_transverse_distance_ignores_a_phase_lag_at_every_step():
+    # the neighbour runs on a circle 1 % further out, 0.03 radians behind in phase: across the flow (the radial
+    # direction; the central chord of a circle is parallel to its tangent) they are 1 - 1.01 cos 0.03 apart at
+    # every step, the plain distance is the full chord
+    from fastrnn.timeseries.divergence import divergence_from_sets
+    t = np.arange(300) * 0.05
+    Y = np.concatenate([np.stack([np.cos(t), np.sin(t)], axis=1)[:150],
+                        1.01 * np.stack([np.cos(t - 0.03), np.sin(t - 0.03)], axis=1)[:150]])
+    args = (Y, np.array([5]), np.array([0, 1]), np.array([155]), 100)
+    across, _ = divergence_from_sets(*args, transverse=True)
+    plain, _ = divergence_from_sets(*args)
+    np.testing.assert_allclose(across, np.log(1.01 * np.cos(0.03) - 1.0), rtol=1e-9)
+    np.testing.assert_allclose(plain, 0.5 * np.log(1.0 + 1.01 ** 2 - 2.02 * np.cos(0.03)), rtol=1e-9)
+
+
 def test_along_flow_offsets_remove_a_pure_time_shift():
     # neighbour = the reference's own trajectory shifted by 0.3 of a sample: the shift is found exactly
     t = np.arange(200) * 0.05
@@ -243,6 +276,8 @@ def test_auto_method_reads_maps_with_kantz_and_flows_with_rosenstein(henon_x, lo
         ts.max_lyapunov(henon_x, method="wolf")
     with pytest.raises(TypeError, match="along_flow"):
         ts.max_lyapunov(henon_x, along_flow="yes")
+    with pytest.raises(TypeError, match="transverse"):
+        ts.max_lyapunov(henon_x, transverse=1)
 
 
 # ----------------------------------------------------------------------------------------------------------------

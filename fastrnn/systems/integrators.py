@@ -18,7 +18,7 @@ from numba import njit
 from .fields import (LORENZ, duffing_f, flow_field_into, henon_f, logistic_f, lorenz_f, mackey_glass_f,
                      map_step_into, rossler_f)
 
-__all__ = ["flow3_f", "flow3_orbit", "duffing_orbit", "mackey_glass_delayed", "mackey_glass_orbit", "henon_orbit",
+__all__ = ["flow3_f", "flow3_orbit", "duffing_orbit", "mackey_glass_delayed", "mackey_glass_orbit", "mackey_glass_tangent", "henon_orbit",
            "logistic_orbit", "flow_orbit", "map_orbit"]
 
 
@@ -152,6 +152,117 @@ def mackey_glass_orbit(x0, n_out, n_skip, substeps, h, m, q, beta, gamma, n):
         # derivative at the new grid point: its delayed value is the c = 1 one
         ds[slot] = mackey_glass_f(x, xd1, beta, gamma, n)
     return out
+
+
+@njit(inline="always", cache=True)
+def _hill_slope(u, n):
+    """Derivative of ``u / (1 + u**n)`` with respect to ``u``."""
+    un = u ** n
+    return (1.0 + un - n * un) / ((1.0 + un) * (1.0 + un))
+
+
+@njit(cache=True)
+def mackey_glass_tangent(x0, n_skip, n_avg, n_frame, renorm, h, m, q, beta, gamma, n, V):
+    """Leading Lyapunov exponents of the Mackey-Glass scheme of :func:`mackey_glass_orbit` (per time unit).
+
+    The orbit is the one of :func:`mackey_glass_orbit` (RK4 on the grid ``t_i = i h``, constant history ``x0``);
+    the tangent vectors are its exact linearisation: every stage, the Hermite interpolation of the delayed value
+    and the stored derivatives are differentiated, so each tangent lives in the same ring buffers (values and
+    derivatives, ``2 (m + 3)`` numbers) as the orbit.  ``V`` (k, 2 (m + 3)) holds the k initial tangent vectors
+    (overwritten).  The tangents start after ``n_skip`` grid steps; every ``renorm`` grid steps they are
+    orthonormalised (modified Gram-Schmidt over the buffer slots still in use), and the logs of the norms are
+    summed after a further ``n_frame`` grid steps, over ``n_avg`` grid steps.  Returns the k exponents, or NaN
+    where the orbit left the finite numbers.
+    """
+    size = m + 3
+    k_vec = V.shape[0]
+    xs = np.empty(size)
+    ds = np.empty(size)
+    f0 = math.floor(0.0 - q)
+    f5 = math.floor(0.5 - q)
+    f1 = math.floor(1.0 - q)
+    r0 = (0.0 - q) - f0
+    r5 = (0.5 - q) - f5
+    r1 = (1.0 - q) - f1
+    f5i = int(f5)
+    f1i = int(f1)
+    x = x0
+    xs[0] = x
+    xd = mackey_glass_delayed(xs, ds, size, x0, h, -m + int(f0), r0)
+    ds[0] = mackey_glass_f(x, xd, beta, gamma, n)
+    sums = np.zeros(k_vec)
+    total = n_skip + n_frame + n_avg
+    t5 = r5
+    t1 = r1
+    # Hermite weights of the two delayed positions (values a*, derivatives b*; the same at every step)
+    a05 = 2.0 * t5 ** 3 - 3.0 * t5 ** 2 + 1.0
+    b05 = (t5 ** 3 - 2.0 * t5 ** 2 + t5) * h
+    a15 = -2.0 * t5 ** 3 + 3.0 * t5 ** 2
+    b15 = (t5 ** 3 - t5 ** 2) * h
+    a01 = 2.0 * t1 ** 3 - 3.0 * t1 ** 2 + 1.0
+    b01 = (t1 ** 3 - 2.0 * t1 ** 2 + t1) * h
+    a11 = -2.0 * t1 ** 3 + 3.0 * t1 ** 2
+    b11 = (t1 ** 3 - t1 ** 2) * h
+    for i in range(total):
+        base = i - m
+        k1 = ds[i % size]
+        xd5 = mackey_glass_delayed(xs, ds, size, x0, h, base + f5i, r5)
+        k2 = mackey_glass_f(x + 0.5 * h * k1, xd5, beta, gamma, n)
+        k3 = mackey_glass_f(x + 0.5 * h * k2, xd5, beta, gamma, n)
+        xd1 = mackey_glass_delayed(xs, ds, size, x0, h, base + f1i, r1)
+        k4 = mackey_glass_f(x + h * k3, xd1, beta, gamma, n)
+        x_new = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        slot = (i + 1) % size
+        if i >= n_skip:
+            g5 = beta * _hill_slope(xd5, n)
+            g1 = beta * _hill_slope(xd1, n)
+            j5 = base + f5i
+            j1 = base + f1i
+            for v in range(k_vec):
+                dx = V[v, i % size]
+                dk1 = V[v, size + i % size]
+                if r5 == 0.0:
+                    dd5 = V[v, j5 % size]
+                else:
+                    dd5 = (a05 * V[v, j5 % size] + b05 * V[v, size + j5 % size]
+                           + a15 * V[v, (j5 + 1) % size] + b15 * V[v, size + (j5 + 1) % size])
+                if r1 == 0.0:
+                    dd1 = V[v, j1 % size]
+                else:
+                    dd1 = (a01 * V[v, j1 % size] + b01 * V[v, size + j1 % size]
+                           + a11 * V[v, (j1 + 1) % size] + b11 * V[v, size + (j1 + 1) % size])
+                dk2 = -gamma * (dx + 0.5 * h * dk1) + g5 * dd5
+                dk3 = -gamma * (dx + 0.5 * h * dk2) + g5 * dd5
+                dk4 = -gamma * (dx + h * dk3) + g1 * dd1
+                dx_new = dx + h / 6.0 * (dk1 + 2.0 * dk2 + 2.0 * dk3 + dk4)
+                V[v, slot] = dx_new
+                V[v, size + slot] = -gamma * dx_new + g1 * dd1
+        x = x_new
+        if not math.isfinite(x):
+            return np.full(k_vec, np.nan)
+        xs[slot] = x
+        ds[slot] = mackey_glass_f(x, xd1, beta, gamma, n)
+        done = i + 1 - n_skip
+        if done > 0 and (done % renorm == 0 or i + 1 == total):
+            stale = (i + 2) % size  # the slot of grid point i + 1 - m - 2, no longer part of the state
+            for v in range(k_vec):
+                V[v, stale] = 0.0
+                V[v, size + stale] = 0.0
+                for u in range(v):
+                    dot = 0.0
+                    for c in range(2 * size):
+                        dot += V[v, c] * V[u, c]
+                    for c in range(2 * size):
+                        V[v, c] -= dot * V[u, c]
+                nrm = 0.0
+                for c in range(2 * size):
+                    nrm += V[v, c] * V[v, c]
+                nrm = math.sqrt(nrm)
+                if done > n_frame:
+                    sums[v] += math.log(nrm)
+                for c in range(2 * size):
+                    V[v, c] /= nrm
+    return sums / (n_avg * h)
 
 
 @njit(cache=True)

@@ -155,7 +155,7 @@ def curve_length(Y, theiler, k_nb, radius, period, n_min):
     return int(min(n_probe, max(n_steps, n_min))), bool(saturated)
 
 
-def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=False):
+def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=False, transverse=False):
     """Divergence curves for every dimension in ``dims`` and every radius.
 
     Parameters
@@ -176,6 +176,8 @@ def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=
     along_flow : bool
         Follow each neighbour at the fractional shift that removes its separation along the flow
         (:func:`~fastrnn.timeseries.divergence.divergence_from_sets`; for finely sampled flows).
+    transverse : bool
+        Measure every separation across the reference trajectory's local direction (flows; same function).
 
     Returns
     -------
@@ -202,7 +204,7 @@ def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=
             queries = reference_points(n, KANTZ_REFS if n_ref is None else n_ref)
             sets = capped_balls(Y, n, queries, theiler, rs)
         for r, (ref, indptr, indices) in zip(rs, sets):
-            y, n_used = divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow)
+            y, n_used = divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow, transverse)
             out.append({"dim": int(m), "radius": r, "n_neighbors": 0 if r is not None else int(k_nb),
                         "curve": y, "n_used": int(n_used)})
     return out

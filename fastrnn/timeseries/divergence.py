@@ -45,7 +45,7 @@ def divergence_curve(Y, n_steps, theiler, k_nb, radius, n_ref=None):
     return divergence_from_sets(Y, ref, indptr, indices, n_steps)
 
 
-def divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow=False):
+def divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow=False, transverse=False):
     """Divergence curve over ``k = 0 .. n_steps`` from precomputed neighbour sets (compressed rows, as returned by
     :func:`~fastrnn.timeseries.neighbours.neighbour_sets`); returns ``(curve, n_used)`` as :func:`divergence_curve`.
 
@@ -54,11 +54,19 @@ def divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow=False):
     (linear interpolation between samples): the two states then differ across the flow, not along it.  A
     separation along the flow is a neutral direction (exponent 0); left in, it adds a constant to the distance
     that makes the start of the curve flatter than ``lambda_max`` and biases the slope low.
+
+    With ``transverse=True`` (flows) the distance at every step ``k`` is the part of the separation perpendicular
+    to the reference trajectory's local direction ``y_{i+k+1} - y_{i+k-1}``.  The shift above removes the
+    along-flow separation at ``k = 0`` only; a phase difference between the two trajectories that the dynamics
+    builds up later (in an oscillator, the slow drift of the phase) stays in the plain distance and keeps the
+    curve below ``lambda_max`` long after the start (Rössler x: 0.06 per time unit against 0.071, at any record
+    length).  Removing the flow direction, a neutral direction of exponent 0, leaves every other exponent's
+    growth unchanged.
     """
     if ref.size == 0:
         return np.full(n_steps + 1, np.nan), 0
     offsets = flow_offsets(Y, ref, indptr, indices) if along_flow else np.empty(0)
-    y, cnt = _divergence_kernel(Y, ref, indptr, indices, offsets, n_steps)
+    y, cnt = _divergence_kernel(Y, ref, indptr, indices, offsets, n_steps, bool(transverse))
     return y, int(cnt[0])
 
 
@@ -104,18 +112,30 @@ def _offsets_kernel(Y, ref, indptr, indices):
 
 
 @njit(inline="always", cache=True)
-def _shifted_distance(Y, i, j, s):
-    """``||Y[i] - Y(j + s)||`` with ``Y(j + s)`` interpolated linearly (``s = 0`` outside the series)."""
+def _separation(Y, i, j, s, transverse):
+    """``||Y[i] - Y(j + s)||`` with ``Y(j + s)`` interpolated linearly (``s = 0`` outside the series); with
+    ``transverse``, only the part of the separation perpendicular to the reference trajectory's local direction
+    ``Y[i + 1] - Y[i - 1]`` (one-sided at the ends of the series)."""
     n_vec = Y.shape[0]
     jn = j + 1 if s > 0.0 else j - 1
     a = abs(s)
     if jn < 0 or jn >= n_vec:
         a = 0.0
         jn = j
+    lo = i - 1 if i > 0 else i
+    hi = i + 1 if i + 1 < n_vec else i
     dd = 0.0
+    df = 0.0
+    ff = 0.0
     for q in range(Y.shape[1]):
         diff = Y[i, q] - (Y[j, q] + a * (Y[jn, q] - Y[j, q]))
         dd += diff * diff
+        if transverse:
+            f = Y[hi, q] - Y[lo, q]
+            df += diff * f
+            ff += f * f
+    if transverse and ff > 0.0:
+        dd = max(dd - df * df / ff, 0.0)
     return math.sqrt(dd)
 
 
@@ -130,18 +150,20 @@ def _squared_distance(Y, i, j):
 
 
 @njit(parallel=True, cache=True)
-def _divergence_kernel(Y, ref, indptr, indices, offsets, n_steps):
+def _divergence_kernel(Y, ref, indptr, indices, offsets, n_steps, transverse):
     """Mean over reference points i of ln(mean_{j in U_i} ||Y[i+k] - Y[j+k]||) for k = 0..n_steps.
 
     ``U_i`` is ``indices[indptr[r]:indptr[r+1]]`` for ``i = ref[r]``.  Reference points whose mean distance is
     exactly 0 at step k are left out of that step's average; the second output counts the reference points used
     per step.  With a non-empty ``offsets`` (one per pair), neighbour ``t`` is followed at its fractional shift
-    ``offsets[t]`` (:func:`_shifted_distance`).  Each reference point's pairs are followed along k (contiguous rows of Y); the references are
+    ``offsets[t]``; with ``transverse``, only the separation across the reference trajectory counts
+    (:func:`_separation`).  Each reference point's pairs are followed along k (contiguous rows of Y); the references are
     split into a fixed number of chunks with their own accumulators, summed in order at the end.
     """
     n_ref = ref.shape[0]
     n_points = n_steps + 1
     shifted = offsets.shape[0] > 0
+    general = shifted or transverse
     n_chunks = min(_N_CHUNKS, max(n_ref, 1))
     sums = np.zeros((n_chunks, n_points))
     cnts = np.zeros((n_chunks, n_points), dtype=np.int64)
@@ -156,12 +178,13 @@ def _divergence_kernel(Y, ref, indptr, indices, offsets, n_steps):
             if m == 0:
                 continue
             i0 = ref[r]
-            if shifted:
+            if general:
                 for k in range(n_points):
                     acc[k] = 0.0
                 for t in range(a, b):
+                    s_t = offsets[t] if shifted else 0.0
                     for k in range(n_points):
-                        acc[k] += _shifted_distance(Y, i0 + k, indices[t] + k, offsets[t])
+                        acc[k] += _separation(Y, i0 + k, indices[t] + k, s_t, transverse)
                 for k in range(n_points):
                     if acc[k] > 0.0:
                         sums[c, k] += math.log(acc[k] / m)
