@@ -317,14 +317,15 @@ def _lyapunov_of_data(args):
         x = preprocess(x, steps)
     _say(args.quiet, f"lambda_max of {args.source} ({x.shape[0]} samples, {x.shape[1]} column(s), dt = {dt}) ...")
     sug = _estimate_caught(suggest_tau, x if args.joint else x[:, 0], dt=dt, method=args.method,
-                           transverse=args.transverse)
+                           transverse=True if args.transverse else None,
+                           noise_floor=False if args.no_noise_floor else None)
     est = sug.estimate
     _warn("lyapunov", est.warnings)
     _say(args.quiet, f"lambda_max = {est.lambda_max:.4g} [{est.lambda_low:.4g}, {est.lambda_high:.4g}] per time unit; "
                      f"tau = {sug.tau} steps [{sug.tau_low}, {sug.tau_high}], tau_pred = {sug.tau_pred:.4g} "
                      f"[{sug.tau_pred_low:.4g}, {sug.tau_pred_high:.4g}] time units")
-    res = {"data": args.source, "dt": dt, "method": sug.estimate.method, "transverse": args.transverse,
-           "preprocessing": steps,
+    res = {"data": args.source, "dt": dt, "method": sug.estimate.method, "transverse": est.transverse,
+           "noise_sd": None if est.noise_sd is None else est.noise_sd.tolist(), "preprocessing": steps,
            "lambda_max": est.lambda_max, "lambda_low": est.lambda_low, "lambda_high": est.lambda_high,
            "per_step": est.per_step, "fit_range": list(est.fit_range), "r2": est.r2, "dim": est.dim, "lag": est.lag,
            "tau_pred": sug.tau_pred, "tau_pred_low": sug.tau_pred_low, "tau_pred_high": sug.tau_pred_high,
@@ -547,7 +548,11 @@ def build_parser():
                         "finely sampled flows, Kantz over three radii for maps and coarsely sampled series")
     p.add_argument("--transverse", action="store_true",
                    help="data (flows): measure neighbour separations across the flow at every step, which "
-                        "removes a slowly growing phase lag (phase-coherent oscillators such as Rössler)")
+                        "removes a slowly growing phase lag (phase-coherent oscillators such as Rössler); "
+                        "default: only where a noise floor is subtracted")
+    p.add_argument("--no-noise-floor", action="store_true",
+                   help="data: do not subtract the floor of observation noise estimated in a finely sampled "
+                        "series (default: subtracted when the noise is at least 0.5 %% of the spread)")
     add_preprocessing_options(p, "before lambda_max")
     p.add_argument("--plot", default=None, help="data: write the divergence curve with its fit to this image")
     p.add_argument("--seed", type=int, default=0)

@@ -65,6 +65,10 @@ def _eeg_lookalike(noise, seed):
 
 
 CASES = [(0.01, 3, "column"), (0.01, 3, "joint"), (0.02, 4, "column"), (0.02, 4, "joint")]
+#: met since the noise floor is subtracted (docs/lyapunov_panel.md: 11 of 18 look-alike readings within 25 %, 4 of
+#: them with the truth in the interval)
+CASES_MET = [(0.02, 4, "column"), (0.02, 4, "joint")]
+CASES_OPEN = [c for c in CASES if c not in CASES_MET]
 
 
 @pytest.mark.parametrize("noise, seed, kind", CASES)
@@ -80,11 +84,7 @@ def test_eeg_lookalike_is_never_silently_wrong(noise, seed, kind, rossler_refere
         assert isinstance(err, ts.NoScalingRegionError)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 target not reached: Rössler x at 1e4 samples with 1-2 % noise "
-                   "reads tau +6 % .. +270 % (the divergence above the noise floor grows slower than lambda_max, "
-                   "and short records give curves with a shoulder); see docs/lyapunov_panel.md")
-@pytest.mark.parametrize("noise, seed, kind", CASES)
-def test_eeg_lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference):
+def _lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference):
     X = _eeg_lookalike(noise, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ts.LyapunovWarning)
@@ -92,6 +92,19 @@ def test_eeg_lookalike_tau_within_25_percent(noise, seed, kind, rossler_referenc
     tau_true = LN2 / rossler_reference / 0.05
     assert s.tau == pytest.approx(tau_true, rel=0.25)
     assert s.tau_low <= tau_true <= s.tau_high
+
+
+@pytest.mark.parametrize("noise, seed, kind", CASES_MET)
+def test_eeg_lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference):
+    _lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 target not reached on every look-alike: seed 3 at 1 % noise reads "
+                   "tau +13 % with too narrow an interval (first column) and +241 % (joint): a short record whose "
+                   "curve has a shoulder; see docs/lyapunov_panel.md")
+@pytest.mark.parametrize("noise, seed, kind", CASES_OPEN)
+def test_eeg_lookalike_tau_within_25_percent_open(noise, seed, kind, rossler_reference):
+    _lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference)
 
 
 # ----------------------------------------------------------------------------------------------------------------

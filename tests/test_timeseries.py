@@ -57,7 +57,7 @@ def naive_nearest_valid(Y, n_tree, theiler):
     return out
 
 
-def naive_rosenstein(x, dim, lag, theiler, K, along_flow=False, transverse=False):
+def naive_rosenstein(x, dim, lag, theiler, K, along_flow=False, transverse=False, floor=0.0):
     Y = np.array([[x[t + k * lag] for k in range(dim)] for t in range(len(x) - (dim - 1) * lag)])
     n = len(Y) - K
     nb = naive_nearest_valid(Y, n, theiler)
@@ -80,7 +80,10 @@ def naive_rosenstein(x, dim, lag, theiler, K, along_flow=False, transverse=False
 
     curve = []
     for k in range(K + 1):
-        logs = [np.log(np.sqrt(np.sum(separation(i, k) ** 2))) for i in range(n)]
+        sq = [np.sum(separation(i, k) ** 2) for i in range(n)]
+        if floor > 0:  # less the noise floor, at least FLOOR_CLIP of it
+            sq = [max(v - floor, 0.05 * floor) for v in sq]
+        logs = [np.log(np.sqrt(v)) for v in sq]
         curve.append(np.mean(logs))
     return np.array(curve)
 
@@ -216,6 +219,47 @@ def test_transverse_curve_matches_loop_reference(along_flow):
     ref = naive_rosenstein(z, 3, 12, 60, 30, along_flow=along_flow, transverse=True)
     np.testing.assert_allclose(est.divergence, ref, rtol=1e-11, atol=1e-11)
     assert np.all(ref < naive_rosenstein(z, 3, 12, 60, 30, along_flow=along_flow))  # a projection only shortens
+
+
+def test_noise_floor_curve_matches_loop_reference():
+    x = systems.rossler(1500, dt=0.1, rng=4, noise=0.03)[:, 0]
+    z = (x - x.mean()) / x.std()
+    est = ts.max_lyapunov(x, dim=3, lag=12, theiler=60, max_steps=30, fit_range=(5, 25), method="rosenstein",
+                          noise_floor=0.03)
+    assert est.transverse and est.noise_sd.tolist() == [0.03]  # the floor brings the transverse distance along
+    ref = naive_rosenstein(z, 3, 12, 60, 30, transverse=True, floor=2 * (3 - 1) * 0.03 ** 2)
+    np.testing.assert_allclose(est.divergence, ref, rtol=1e-11, atol=1e-11)
+    from fastrnn.timeseries.divergence import FLOOR_CLIP
+    assert FLOOR_CLIP == 0.05
+
+
+def test_noise_level_reads_white_noise_and_not_a_smooth_signal():
+    rng = np.random.default_rng(1)
+    t = np.arange(20000) * 0.05
+    two = np.stack([np.sin(t), np.cos(0.7 * t)], axis=1) + np.array([0.01, 0.03]) * rng.standard_normal((t.size, 2))
+    np.testing.assert_allclose(ts.noise_level(two), [0.01, 0.03], rtol=0.08)
+    lorenz = systems.lorenz(20000, dt=0.01, rng=0)[:, 0]
+    assert ts.noise_level((lorenz - lorenz.mean()) / lorenz.std())[0] < ts.exponent.NOISE_MIN
+    with pytest.raises(ValueError, match="max_lag must be an integer >= 5"):
+        ts.noise_level(two, max_lag=4)
+    with pytest.raises(ValueError, match="T > 12"):
+        ts.noise_level(two[:10])
+
+
+def test_noise_floor_is_automatic_for_noisy_flows_and_validated():
+    x = systems.rossler(20000, dt=0.05, rng=0, noise=0.02)[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ts.LyapunovWarning)
+        auto = ts.max_lyapunov(x, dt=0.05)
+        off = ts.max_lyapunov(x, dt=0.05, noise_floor=False)
+        clean = ts.max_lyapunov(systems.rossler(20000, dt=0.05, rng=0)[:, 0], dt=0.05)
+    assert auto.noise_sd[0] == pytest.approx(0.02, rel=0.05) and auto.transverse
+    assert off.noise_sd is None and not off.transverse and clean.noise_sd is None and not clean.transverse
+    lam = 0.0707
+    assert abs(auto.lambda_max / lam - 1) < 0.25 < abs(off.lambda_max / lam - 1)  # ours: -18 % against -39 %
+    for bad, err in ((True, TypeError), (-0.1, ValueError), ([0.1, 0.2], ValueError), (np.nan, ValueError)):
+        with pytest.raises(err, match="noise_floor"):
+            ts.max_lyapunov(x[:3000], dt=0.05, noise_floor=bad)
 
 
 def test_transverse_distance_ignores_a_phase_lag_at_every_step():

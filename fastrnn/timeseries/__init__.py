@@ -47,6 +47,7 @@ Phys. Rev. A 45, 3403 (false nearest neighbours).  Cao (1997), Physica D 110, 43
 from __future__ import annotations
 
 from .dimension import cao, estimate_dimension, false_nearest_neighbors
+from .divergence import noise_level
 from .embedding import autocorrelation, delay_embed, estimate_delay, mean_period, mutual_information
 from .exponent import LyapunovEstimate, finely_sampled, map_like, max_lyapunov, plot_divergence
 from .quality import CurveFit, LyapunovWarning, NoScalingRegionError
@@ -68,6 +69,7 @@ __all__ = [
     "max_lyapunov",
     "finely_sampled",
     "map_like",
+    "noise_level",
     "predictability_time",
     "TauSuggestion",
     "suggest_tau",

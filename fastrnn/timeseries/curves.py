@@ -155,7 +155,8 @@ def curve_length(Y, theiler, k_nb, radius, period, n_min):
     return int(min(n_probe, max(n_steps, n_min))), bool(saturated)
 
 
-def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=False, transverse=False):
+def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=False, transverse=False,
+                 noise_sd=None):
     """Divergence curves for every dimension in ``dims`` and every radius.
 
     Parameters
@@ -178,6 +179,9 @@ def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=
         (:func:`~fastrnn.timeseries.divergence.divergence_from_sets`; for finely sampled flows).
     transverse : bool
         Measure every separation across the reference trajectory's local direction (flows; same function).
+    noise_sd : numpy.ndarray, optional
+        Noise standard deviation per column of ``z``: each curve subtracts the noise floor ``2 m sum(noise_sd**2)``
+        of its ``m`` delays (less one coordinate's share when ``transverse``) from every squared distance.
 
     Returns
     -------
@@ -190,6 +194,10 @@ def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=
     out = []
     for m in dims:
         Y = embed_array(z, m, lag)
+        floor = 0.0
+        if noise_sd is not None:
+            var = float(np.sum(np.square(noise_sd)))
+            floor = 2.0 * var * m - (2.0 * var / len(noise_sd) if transverse else 0.0)
         n = Y.shape[0] - n_steps
         if n < min_reference(theiler, k_nb):
             continue
@@ -204,7 +212,7 @@ def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=
             queries = reference_points(n, KANTZ_REFS if n_ref is None else n_ref)
             sets = capped_balls(Y, n, queries, theiler, rs)
         for r, (ref, indptr, indices) in zip(rs, sets):
-            y, n_used = divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow, transverse)
+            y, n_used = divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow, transverse, floor)
             out.append({"dim": int(m), "radius": r, "n_neighbors": 0 if r is not None else int(k_nb),
                         "curve": y, "n_used": int(n_used)})
     return out
