@@ -104,6 +104,48 @@ def mackey_glass_delayed(xs, ds, size, x0, h, j, frac):
             + (-2.0 * t3 + 3.0 * t2) * xs[i1] + (t3 - t2) * h * ds[i1])
 
 
+@njit(inline="always", cache=True)
+def _mg_offsets(q):
+    """Grid offsets ``f`` (relative to ``i - m``) and fractions ``r`` of the delayed positions of the RK4 stages
+    c = 0, 1/2, 1: ``(f0, f5, f1, r0, r5, r1)``."""
+    f0 = math.floor(0.0 - q)
+    f5 = math.floor(0.5 - q)
+    f1 = math.floor(1.0 - q)
+    return int(f0), int(f5), int(f1), (0.0 - q) - f0, (0.5 - q) - f5, (1.0 - q) - f1
+
+
+@njit(inline="always", cache=True)
+def _mg_start(x0, size, m, q, h, beta, gamma, n):
+    """Ring buffers of values and derivatives with grid point 0 (constant history ``x0``) filled in."""
+    xs = np.empty(size)
+    ds = np.empty(size)
+    f0i, _, _, r0, _, _ = _mg_offsets(q)
+    xs[0] = x0
+    xd = mackey_glass_delayed(xs, ds, size, x0, h, -m + f0i, r0)
+    ds[0] = mackey_glass_f(x0, xd, beta, gamma, n)
+    return xs, ds
+
+
+@njit(inline="always", cache=True)
+def _mg_step(xs, ds, size, x0, h, i, m, f5i, r5, f1i, r1, beta, gamma, n):
+    """One RK4 step from grid point ``i`` (its value ``xs[i % size]``); stores grid point ``i + 1`` and returns
+    ``(x_new, xd5, xd1)``, the delayed values of the half and the full stage."""
+    x = xs[i % size]
+    base = i - m
+    k1 = ds[i % size]
+    xd5 = mackey_glass_delayed(xs, ds, size, x0, h, base + f5i, r5)
+    k2 = mackey_glass_f(x + 0.5 * h * k1, xd5, beta, gamma, n)
+    k3 = mackey_glass_f(x + 0.5 * h * k2, xd5, beta, gamma, n)
+    xd1 = mackey_glass_delayed(xs, ds, size, x0, h, base + f1i, r1)
+    k4 = mackey_glass_f(x + h * k3, xd1, beta, gamma, n)
+    x = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    slot = (i + 1) % size
+    xs[slot] = x
+    # derivative at the new grid point: its delayed value is the c = 1 one
+    ds[slot] = mackey_glass_f(x, xd1, beta, gamma, n)
+    return x, xd5, xd1
+
+
 @njit(cache=True)
 def mackey_glass_orbit(x0, n_out, n_skip, substeps, h, m, q, beta, gamma, n):
     """RK4 orbit of the Mackey-Glass DDE on the grid ``t_i = i h``.
@@ -114,23 +156,10 @@ def mackey_glass_orbit(x0, n_out, n_skip, substeps, h, m, q, beta, gamma, n):
     ``substeps`` grid steps a sample is stored.
     """
     size = m + 3  # holds grid points i - m - 1 .. i + 1
-    xs = np.empty(size)
-    ds = np.empty(size)
     out = np.empty(n_out)
-    # offsets of the delayed positions for c = 0, 1/2, 1 relative to i - m
-    f0 = math.floor(0.0 - q)
-    f5 = math.floor(0.5 - q)
-    f1 = math.floor(1.0 - q)
-    r0 = (0.0 - q) - f0
-    r5 = (0.5 - q) - f5
-    r1 = (1.0 - q) - f1
-    f0i = int(f0)
-    f5i = int(f5)
-    f1i = int(f1)
+    _, f5i, f1i, _, r5, r1 = _mg_offsets(q)
+    xs, ds = _mg_start(x0, size, m, q, h, beta, gamma, n)
     x = x0
-    xs[0] = x
-    xd = mackey_glass_delayed(xs, ds, size, x0, h, -m + f0i, r0)
-    ds[0] = mackey_glass_f(x, xd, beta, gamma, n)
     total = (n_skip + n_out - 1) * substeps
     for i in range(total + 1):
         if i % substeps == 0:
@@ -139,18 +168,7 @@ def mackey_glass_orbit(x0, n_out, n_skip, substeps, h, m, q, beta, gamma, n):
                 out[k - n_skip] = x
         if i == total:
             break
-        base = i - m
-        k1 = ds[i % size]
-        xd5 = mackey_glass_delayed(xs, ds, size, x0, h, base + f5i, r5)
-        k2 = mackey_glass_f(x + 0.5 * h * k1, xd5, beta, gamma, n)
-        k3 = mackey_glass_f(x + 0.5 * h * k2, xd5, beta, gamma, n)
-        xd1 = mackey_glass_delayed(xs, ds, size, x0, h, base + f1i, r1)
-        k4 = mackey_glass_f(x + h * k3, xd1, beta, gamma, n)
-        x = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        slot = (i + 1) % size
-        xs[slot] = x
-        # derivative at the new grid point: its delayed value is the c = 1 one
-        ds[slot] = mackey_glass_f(x, xd1, beta, gamma, n)
+        x, _, _ = _mg_step(xs, ds, size, x0, h, i, m, f5i, r5, f1i, r1, beta, gamma, n)
     return out
 
 
@@ -176,42 +194,14 @@ def mackey_glass_tangent(x0, n_skip, n_avg, n_frame, renorm, h, m, q, beta, gamm
     """
     size = m + 3
     k_vec = V.shape[0]
-    xs = np.empty(size)
-    ds = np.empty(size)
-    f0 = math.floor(0.0 - q)
-    f5 = math.floor(0.5 - q)
-    f1 = math.floor(1.0 - q)
-    r0 = (0.0 - q) - f0
-    r5 = (0.5 - q) - f5
-    r1 = (1.0 - q) - f1
-    f5i = int(f5)
-    f1i = int(f1)
-    x = x0
-    xs[0] = x
-    xd = mackey_glass_delayed(xs, ds, size, x0, h, -m + int(f0), r0)
-    ds[0] = mackey_glass_f(x, xd, beta, gamma, n)
+    _, f5i, f1i, _, r5, r1 = _mg_offsets(q)
+    xs, ds = _mg_start(x0, size, m, q, h, beta, gamma, n)
     sums = np.zeros(k_vec)
     total = n_skip + n_frame + n_avg
-    t5 = r5
-    t1 = r1
-    # Hermite weights of the two delayed positions (values a*, derivatives b*; the same at every step)
-    a05 = 2.0 * t5 ** 3 - 3.0 * t5 ** 2 + 1.0
-    b05 = (t5 ** 3 - 2.0 * t5 ** 2 + t5) * h
-    a15 = -2.0 * t5 ** 3 + 3.0 * t5 ** 2
-    b15 = (t5 ** 3 - t5 ** 2) * h
-    a01 = 2.0 * t1 ** 3 - 3.0 * t1 ** 2 + 1.0
-    b01 = (t1 ** 3 - 2.0 * t1 ** 2 + t1) * h
-    a11 = -2.0 * t1 ** 3 + 3.0 * t1 ** 2
-    b11 = (t1 ** 3 - t1 ** 2) * h
     for i in range(total):
+        dx_slot = i % size  # the tangent reads grid point i and its delayed positions before the step
+        x_new, xd5, xd1 = _mg_step(xs, ds, size, x0, h, i, m, f5i, r5, f1i, r1, beta, gamma, n)
         base = i - m
-        k1 = ds[i % size]
-        xd5 = mackey_glass_delayed(xs, ds, size, x0, h, base + f5i, r5)
-        k2 = mackey_glass_f(x + 0.5 * h * k1, xd5, beta, gamma, n)
-        k3 = mackey_glass_f(x + 0.5 * h * k2, xd5, beta, gamma, n)
-        xd1 = mackey_glass_delayed(xs, ds, size, x0, h, base + f1i, r1)
-        k4 = mackey_glass_f(x + h * k3, xd1, beta, gamma, n)
-        x_new = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
         slot = (i + 1) % size
         if i >= n_skip:
             g5 = beta * _hill_slope(xd5, n)
@@ -219,29 +209,22 @@ def mackey_glass_tangent(x0, n_skip, n_avg, n_frame, renorm, h, m, q, beta, gamm
             j5 = base + f5i
             j1 = base + f1i
             for v in range(k_vec):
-                dx = V[v, i % size]
-                dk1 = V[v, size + i % size]
-                if r5 == 0.0:
-                    dd5 = V[v, j5 % size]
-                else:
-                    dd5 = (a05 * V[v, j5 % size] + b05 * V[v, size + j5 % size]
-                           + a15 * V[v, (j5 + 1) % size] + b15 * V[v, size + (j5 + 1) % size])
-                if r1 == 0.0:
-                    dd1 = V[v, j1 % size]
-                else:
-                    dd1 = (a01 * V[v, j1 % size] + b01 * V[v, size + j1 % size]
-                           + a11 * V[v, (j1 + 1) % size] + b11 * V[v, size + (j1 + 1) % size])
+                dx = V[v, dx_slot]
+                dk1 = V[v, size + dx_slot]
+                vals = V[v, :size]
+                ders = V[v, size:]
+                # the delayed tangent values: the same Hermite interpolation, on the tangent's buffers (the
+                # constant initial history does not move: 0 before grid point 0)
+                dd5 = mackey_glass_delayed(vals, ders, size, 0.0, h, j5, r5)
+                dd1 = mackey_glass_delayed(vals, ders, size, 0.0, h, j1, r1)
                 dk2 = -gamma * (dx + 0.5 * h * dk1) + g5 * dd5
                 dk3 = -gamma * (dx + 0.5 * h * dk2) + g5 * dd5
                 dk4 = -gamma * (dx + h * dk3) + g1 * dd1
                 dx_new = dx + h / 6.0 * (dk1 + 2.0 * dk2 + 2.0 * dk3 + dk4)
                 V[v, slot] = dx_new
                 V[v, size + slot] = -gamma * dx_new + g1 * dd1
-        x = x_new
-        if not math.isfinite(x):
+        if not math.isfinite(x_new):
             return np.full(k_vec, np.nan)
-        xs[slot] = x
-        ds[slot] = mackey_glass_f(x, xd1, beta, gamma, n)
         done = i + 1 - n_skip
         if done > 0 and (done % renorm == 0 or i + 1 == total):
             stale = (i + 2) % size  # the slot of grid point i + 1 - m - 2, no longer part of the state
