@@ -321,6 +321,10 @@ def _lyapunov_of_data(args):
                            noise_floor=False if args.no_noise_floor else None)
     est = sug.estimate
     _warn("lyapunov", est.warnings)
+    if est.noise_sd is not None:
+        _say(args.quiet, f"observation noise of about {', '.join(f'{v:.3g}' for v in est.noise_sd)} standard "
+                         f"deviations: its floor was subtracted from the neighbour distances (--no-noise-floor "
+                         f"to keep it)")
     _say(args.quiet, f"lambda_max = {est.lambda_max:.4g} [{est.lambda_low:.4g}, {est.lambda_high:.4g}] per time unit; "
                      f"tau = {sug.tau} steps [{sug.tau_low}, {sug.tau_high}], tau_pred = {sug.tau_pred:.4g} "
                      f"[{sug.tau_pred_low:.4g}, {sug.tau_pred_high:.4g}] time units")

@@ -244,6 +244,17 @@ def test_lyapunov_of_data_reports_interval_warnings_and_preprocessing(tmp_path, 
     assert res["lambda_max"] == pytest.approx(0.9056, rel=0.3)
     # every warning of the estimate is printed as one line on stderr, also with --quiet
     assert [line for line in err if "warning:" in line] == [f"fastrnn lyapunov: warning: {m}" for m in res["warnings"]]
+    # without the denoising the noise floor is estimated and subtracted, and the report says so
+    code, out, err = run(["lyapunov", str(path), "--dt", "0.01", "--detrend", "linear"], capsys)
+    floor = json.loads(out[out.index("{"):])
+    assert code == 0 and floor["transverse"] and floor["noise_sd"][0] == pytest.approx(0.05, rel=0.1)
+    assert any("observation noise of about 0.0" in line and "--no-noise-floor" in line for line in err)
+    assert floor["lambda_max"] == pytest.approx(0.9056, rel=0.15)
+    code, out, _ = run(["lyapunov", str(path), "--dt", "0.01", "--detrend", "linear", "--quiet",
+                        "--no-noise-floor"], capsys)
+    plain = json.loads(out)
+    assert code == 0 and plain["noise_sd"] is None and not plain["transverse"]
+    assert plain["lambda_max"] < floor["lambda_max"]  # the floor held the plain curve down
     # white noise has no positive exponent: one clear line that says what to try, exit 1, no number
     np.savetxt(tmp_path / "noise.csv", np.random.default_rng(1).standard_normal(8000))
     code, out, err = run(["lyapunov", str(tmp_path / "noise.csv"), "--quiet"], capsys)
