@@ -181,7 +181,10 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
        of a sample that removes its separation along the flow (``along_flow``): that separation does not grow
        (exponent 0) and, left in, flattens the start of the curve (Rössler x: -15 % without, -6 % with it).
     3. The divergence curve is ``S(k) = < ln( mean_{j in U_i} ||y_{i+k} - y_{j+k}|| ) >_i``, ``k = 0 ..
-       max_steps`` (Euclidean norm).  Its length follows a probe curve to its first saturation.
+       max_steps`` (Euclidean norm).  Its length follows a probe curve to its first saturation.  In a finely
+       sampled series with observation noise (:func:`~fastrnn.timeseries.noise_level` at least
+       :data:`NOISE_MIN`), the noise's mean contribution is subtracted from every squared distance and the
+       separation is measured across the flow (``noise_floor``, ``transverse``).
     4. On every curve the scaling region is the first linear rise after the noise transient and before the
        first saturation, read on the curve smoothed over one oscillation period (the first autocorrelation peak) and fitted over whole periods
        (:func:`fastrnn.timeseries.scaling.scaling_region`).  A curve is credible if its fit has R^2 >= 0.9 and
