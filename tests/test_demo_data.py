@@ -71,6 +71,7 @@ def test_demo_on_a_scalar_csv(tmp_path, capsys, scalar_csv, monkeypatch):
     (["--dt", "0"], "--dt must be > 0"),
     (["--dt", "-0.1"], "--dt must be > 0"),
     (["--embed", "3,0"], "lag must be >= 1"),
+    (["--column", "1", "--dt", "0.01", "--seq-len", "20"], "is not shorter than the training windows (seq_len = 20)"),
 ])
 def test_demo_data_input_errors(tmp_path, capsys, scalar_csv, extra, msg):
     argv = ["demo", "--data", str(scalar_csv), "--out", str(tmp_path / "o")] + TINY + extra

@@ -113,7 +113,8 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
     ------
     ValueError
         For a missing or unreadable file, ``dt <= 0``, a column out of range, a series too short for the split or the
-        embedding, and a series without a credible lambda_max (the message says what to try).
+        embedding, a series without a credible lambda_max, and a tau not shorter than the training windows (the
+        message says what to try).
     """
     t_start = time.perf_counter()
     dt = validation.check_float(dt, "dt", minimum=0.0, strict_min=True)
@@ -145,6 +146,12 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
     tau = sug.tau
     say(f"      lambda_max = {est.lambda_max:.4g} [{est.lambda_low:.4g}, {est.lambda_high:.4g}] per time unit, "
         f"tau = {tau} steps [{sug.tau_low}, {sug.tau_high}]")
+    if tau >= cfg["seq_len"]:
+        raise ValueError(f"tau = {tau} steps (from lambda_max = {est.lambda_max:.4g} per time unit) is not shorter "
+                         f"than the training windows (seq_len = {cfg['seq_len']}): sparse forcing would only set each "
+                         f"window's initial state, so the forced runs and the baseline would be the same training; "
+                         f"check the lambda_max estimate (its warnings above; fastrnn lyapunov FILE --plot div.png) "
+                         f"or pass --seq-len of at least 2 tau (the training part has {y_train.shape[0]} rows)")
     if cfg["seq_len"] >= y_train.shape[0]:
         raise ValueError(f"the training part has {y_train.shape[0]} rows after the embedding, fewer than a window of "
                          f"seq_len={cfg['seq_len']}; use a longer series or a smaller seq_len")
