@@ -257,7 +257,8 @@ def test_noise_floor_is_automatic_for_noisy_flows_and_validated():
     assert off.noise_sd is None and not off.transverse and clean.noise_sd is None and not clean.transverse
     lam = 0.0707
     assert abs(auto.lambda_max / lam - 1) < 0.25 < abs(off.lambda_max / lam - 1)  # ours: -18 % against -39 %
-    for bad, err in ((True, TypeError), (-0.1, ValueError), ([0.1, 0.2], ValueError), (np.nan, ValueError)):
+    for bad, err in ((True, TypeError), (np.True_, TypeError), (-0.1, ValueError), ([0.1, 0.2], ValueError),
+                     (np.nan, ValueError)):
         with pytest.raises(err, match="noise_floor"):
             ts.max_lyapunov(x[:3000], dt=0.05, noise_floor=bad)
 

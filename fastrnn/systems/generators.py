@@ -18,7 +18,8 @@ from ..preprocessing import zscore
 from .fields import LORENZ, ROSSLER
 from .integrators import duffing_orbit, flow3_orbit, henon_orbit, logistic_orbit, mackey_glass_orbit
 
-__all__ = ["lorenz", "rossler", "duffing", "mackey_glass", "henon", "logistic", "transient_samples",
+__all__ = ["lorenz", "rossler", "duffing", "mackey_glass", "henon", "logistic", "mackey_glass_grid",
+           "mackey_glass_start", "transient_samples",
            "draw_logistic_x0", "diverged_error", "DEFAULT_TRANSIENT", "MAX_ATTEMPTS"]
 
 #: Maximum number of fresh random initial conditions tried by the maps when an orbit escapes or lands on an unstable
@@ -305,6 +306,18 @@ def mackey_glass(n_steps, *, dt=1.0, beta=0.2, gamma=0.1, n=10.0, tau=17.0, x0=N
     beta, gamma = check_params(beta=beta, gamma=gamma)
     n = validation.check_float(n, "n", minimum=0, strict_min=True)
     tau = validation.check_float(tau, "tau", minimum=0, strict_min=True)
+    h, m, q = mackey_glass_grid(dt, substeps, tau)
+    n_skip = transient_samples(transient, DEFAULT_TRANSIENT["mackey_glass"], dt)
+    rng = validation.check_rng(rng)
+    x0 = mackey_glass_start(x0, rng)
+    x = mackey_glass_orbit(x0, n_steps, n_skip, substeps, h, m, q, beta, gamma, n)
+    return finish_orbit(x.reshape(n_steps, 1), noise, standardize, rng, "Mackey-Glass")
+
+
+def mackey_glass_grid(dt, substeps, tau):
+    """Integration step ``h = dt / substeps`` and the delay on its grid, ``tau = (m + q) h`` with integer
+    ``m >= 1`` and ``0 <= q < 1`` (``q = 0`` when ``h`` divides ``tau`` to 1e-9); shared by :func:`mackey_glass`
+    and :func:`fastrnn.systems.lyapunov_spectrum`."""
     h = dt / substeps
     ratio = tau / h
     if ratio < 1.0 - 1e-12:
@@ -316,17 +329,17 @@ def mackey_glass(n_steps, *, dt=1.0, beta=0.2, gamma=0.1, n=10.0, tau=17.0, x0=N
     else:
         m = int(math.floor(ratio))
         q = ratio - m
-    m = max(m, 1)
-    n_skip = transient_samples(transient, DEFAULT_TRANSIENT["mackey_glass"], dt)
-    rng = validation.check_rng(rng)
+    return h, max(m, 1), q
+
+
+def mackey_glass_start(x0, rng):
+    """The constant initial history: ``x0`` checked (>= 0), or drawn uniformly from ``[0.5, 1.3]`` with ``rng``."""
     if x0 is None:
-        x0 = float(rng.uniform(0.5, 1.3))
-    else:
-        x0 = float(validation.check_point(x0, 1)[0])
-        if x0 < 0.0:
-            raise ValueError(f"x0 must be >= 0 for the Mackey-Glass equation, got {x0}")
-    x = mackey_glass_orbit(x0, n_steps, n_skip, substeps, h, m, q, beta, gamma, n)
-    return finish_orbit(x.reshape(n_steps, 1), noise, standardize, rng, "Mackey-Glass")
+        return float(rng.uniform(0.5, 1.3))
+    x0 = float(validation.check_point(x0, 1)[0])
+    if x0 < 0.0:
+        raise ValueError(f"x0 must be >= 0 for the Mackey-Glass equation, got {x0}")
+    return x0
 
 
 def henon(n_steps, *, a=1.4, b=0.3, x0=None, transient=None, standardize=False, noise=0.0, rng=None):

@@ -16,7 +16,7 @@ from ..lyapunov import QRAccumulator, random_frame
 from .fields import (BURGERS, CHEN, CHUA, DUFFING, DUFFING_MAP, HALVORSEN, HENON, HENON3, IKEDA, LOGISTIC, LORENZ,
                      LORENZ96, LOZI, ROSSLER, THOMAS, TINKERBELL, flow_field_into, flow_jac_into, henon_f,
                      henon_jac_into, logistic_f, logistic_jac_into, map_jac_into, map_step_into)
-from .generators import DEFAULT_TRANSIENT, transient_samples
+from .generators import DEFAULT_TRANSIENT, mackey_glass_grid, mackey_glass_start, transient_samples
 from .integrators import mackey_glass_tangent
 from .registry import SYSTEMS
 
@@ -380,18 +380,11 @@ def _delay_spectrum(n_steps, dt, substeps, x0, transient, frame_transient, rng, 
     n_exponents = validation.check_int(3 if n_exponents is None else n_exponents, "n_exponents", minimum=1)
     frame_transient = validation.check_int(frame_transient, "frame_transient", minimum=0)
     rng = validation.check_rng(rng)
-    h = dt / substeps
-    ratio = tau / h
-    m = int(round(ratio))
-    if m < 1 or abs(ratio - m) > 1e-9 * ratio:
+    h, m, q = mackey_glass_grid(dt, substeps, tau)
+    if q != 0.0:
         raise ValueError(f"the reference exponents need a step dt / substeps = {h} that divides the delay tau = "
                          f"{tau}; choose substeps so that tau * substeps / dt is an integer")
-    if x0 is None:
-        x0 = float(rng.uniform(0.5, 1.3))  # as the generator draws it
-    else:
-        x0 = float(validation.check_point(x0, 1)[0])
-        if x0 < 0.0:
-            raise ValueError(f"x0 must be >= 0 for the Mackey-Glass equation, got {x0}")
+    x0 = mackey_glass_start(x0, rng)
     n_skip = transient_samples(transient, DEFAULT_TRANSIENT["mackey_glass"], dt) * substeps
     n_frame = -(-frame_transient * substeps // m) * m  # whole delays, so that the average starts at a renormalisation
     V = rng.standard_normal((n_exponents, 2 * (m + 3)))

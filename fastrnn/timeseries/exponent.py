@@ -416,9 +416,9 @@ def _noise_floor(noise_floor, z, fine):
             return None
         sd = noise_level(z)
         return sd if float(sd.max()) >= NOISE_MIN else None
-    if noise_floor is False:
-        return None
-    if noise_floor is True:
+    if isinstance(noise_floor, (bool, np.bool_)):
+        if not noise_floor:
+            return None
         raise TypeError("noise_floor must be None (automatic), False or the noise standard deviation (z-scored "
                         "units, a float or one per column), got True")
     sd = np.atleast_1d(np.asarray(noise_floor, dtype=np.float64))
