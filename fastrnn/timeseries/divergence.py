@@ -132,8 +132,11 @@ def _separation(Y, i, j, s, transverse, floor):
     if jn < 0 or jn >= n_vec:
         a = 0.0
         jn = j
-    lo = i - 1 if i > 0 else i
-    hi = i + 1 if i + 1 < n_vec else i
+    lo = i
+    hi = i
+    if transverse:
+        lo = i - 1 if i > 0 else i
+        hi = i + 1 if i + 1 < n_vec else i
     dd = 0.0
     df = 0.0
     ff = 0.0
