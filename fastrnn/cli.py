@@ -328,12 +328,17 @@ def _lyapunov_of_data(args):
     _say(args.quiet, f"lambda_max = {est.lambda_max:.4g} [{est.lambda_low:.4g}, {est.lambda_high:.4g}] per time unit; "
                      f"tau = {sug.tau} steps [{sug.tau_low}, {sug.tau_high}], tau_pred = {sug.tau_pred:.4g} "
                      f"[{sug.tau_pred_low:.4g}, {sug.tau_pred_high:.4g}] time units")
+    if est.resampled is not None:
+        _say(args.quiet, f"the record's own uncertainty (block bootstrap over {est.n_blocks} stretches of the "
+                         f"record): 90 % of the resampled readings of lambda_max lie in [{est.resampled[0]:.4g}, "
+                         f"{est.resampled[2]:.4g}] (median {est.resampled[1]:.4g}); the interval above includes it")
     res = {"data": args.source, "dt": dt, "method": sug.estimate.method, "transverse": est.transverse,
            "noise_sd": None if est.noise_sd is None else est.noise_sd.tolist(), "preprocessing": steps,
            "lambda_max": est.lambda_max, "lambda_low": est.lambda_low, "lambda_high": est.lambda_high,
            "per_step": est.per_step, "fit_range": list(est.fit_range), "r2": est.r2, "dim": est.dim, "lag": est.lag,
            "tau_pred": sug.tau_pred, "tau_pred_low": sug.tau_pred_low, "tau_pred_high": sug.tau_pred_high,
            "tau_steps": sug.tau, "tau_steps_low": sug.tau_low, "tau_steps_high": sug.tau_high,
+           "lambda_resampled": None if est.resampled is None else list(est.resampled), "n_blocks": est.n_blocks,
            "warnings": list(est.warnings)}
     if args.plot:
         from . import plotting

@@ -239,6 +239,8 @@ def test_lyapunov_of_data_reports_interval_warnings_and_preprocessing(tmp_path, 
     assert code == 0
     assert [s["op"] for s in res["preprocessing"]] == ["detrend", "denoise"]
     assert res["lambda_low"] <= res["lambda_max"] <= res["lambda_high"]
+    lo, med, hi = res["lambda_resampled"]  # the block bootstrap, inside the interval
+    assert res["n_blocks"] >= 5 and res["lambda_low"] <= lo < med < hi <= res["lambda_high"]
     assert res["tau_steps_low"] <= res["tau_steps"] <= res["tau_steps_high"]
     assert res["tau_pred_low"] <= res["tau_pred"] <= res["tau_pred_high"]
     assert res["lambda_max"] == pytest.approx(0.9056, rel=0.3)
@@ -247,6 +249,7 @@ def test_lyapunov_of_data_reports_interval_warnings_and_preprocessing(tmp_path, 
     # without the denoising the noise floor is estimated and subtracted, and the report says so
     code, out, err = run(["lyapunov", str(path), "--dt", "0.01", "--detrend", "linear"], capsys)
     floor = json.loads(out[out.index("{"):])
+    assert any("block bootstrap" in line for line in err)
     assert code == 0 and floor["transverse"] and floor["noise_sd"][0] == pytest.approx(0.05, rel=0.1)
     assert any("observation noise of about 0.0" in line and "--no-noise-floor" in line for line in err)
     assert floor["lambda_max"] == pytest.approx(0.9056, rel=0.15)

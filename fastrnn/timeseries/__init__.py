@@ -23,7 +23,9 @@ delay vectors stack all columns (so with ``dim = 1`` the exponent is that of the
 if it is a full state, Cao's method returns 1).  They never average per-column estimates.  :func:`estimate_delay`
 is the exception: it computes one delay per column and returns the smallest.
 
-*Randomness.* Nothing here is random; neighbour queries are exact.
+*Randomness.* Neighbour queries are exact; the one random step, the block bootstrap of the interval of
+:func:`max_lyapunov` (:mod:`~fastrnn.timeseries.resampling`), draws with a fixed seed, so every result is
+deterministic.
 
 Modules
 -------
@@ -33,7 +35,8 @@ Modules
 :mod:`~fastrnn.timeseries.divergence` (the divergence curve), :mod:`~fastrnn.timeseries.scaling` (line fit and
 choice of the scaling region), :mod:`~fastrnn.timeseries.curves` (the curves of several dimensions and radii),
 :mod:`~fastrnn.timeseries.quality` (per-curve fits, their consensus, :class:`NoScalingRegionError`,
-:class:`LyapunovWarning`), :mod:`~fastrnn.timeseries.exponent` (:func:`max_lyapunov`),
+:class:`LyapunovWarning`), :mod:`~fastrnn.timeseries.resampling` (block bootstrap of a curve over its reference
+points), :mod:`~fastrnn.timeseries.exponent` (:func:`max_lyapunov`),
 :mod:`~fastrnn.timeseries.figure` (:func:`plot_divergence`),
 :mod:`~fastrnn.timeseries.tau` (predictability time and forcing interval).  Everything public is importable from
 ``fastrnn.timeseries``.
@@ -43,6 +46,8 @@ References
 Fraser & Swinney (1986), Phys. Rev. A 33, 1134 (mutual information delay).  Kennel, Brown & Abarbanel (1992),
 Phys. Rev. A 45, 3403 (false nearest neighbours).  Cao (1997), Physica D 110, 43.  Rosenstein, Collins & De Luca
 (1993), Physica D 65, 117.  Kantz (1994), Phys. Lett. A 185, 77.  Theiler (1986), Phys. Rev. A 34, 2427.
+Künsch (1989), Ann. Statist. 17, 1217 (block bootstrap).  Efron & Tibshirani (1993), An Introduction to the
+Bootstrap, ch. 13 (percentile intervals).
 """
 from __future__ import annotations
 

@@ -186,8 +186,10 @@ def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=
     Returns
     -------
     list of dict
-        One per curve: ``dim``, ``radius``, ``n_neighbors``, ``curve``, ``n_used``; dimensions too long for the
-        series are skipped.
+        One per curve: ``dim``, ``radius``, ``n_neighbors``, ``curve``, ``n_used``, the neighbour sets ``sets``
+        (``ref, indptr, indices``) and ``divergence``, the curve of a subset of them with this curve's settings
+        (``divergence(ref, indptr, indices) -> (curve, n_used)``, for
+        :func:`~fastrnn.timeseries.resampling.block_curves`); dimensions too long for the series are skipped.
     """
     from .embedding import embed_array
 
@@ -211,8 +213,12 @@ def curve_family(z, dims, lag, theiler, k_nb, radii, n_steps, n_ref, along_flow=
                 continue
             queries = reference_points(n, KANTZ_REFS if n_ref is None else n_ref)
             sets = capped_balls(Y, n, queries, theiler, rs)
+        def divergence(ref, indptr, indices, Y=Y, floor=floor):
+            return divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow, transverse, floor)
+
         for r, (ref, indptr, indices) in zip(rs, sets):
-            y, n_used = divergence_from_sets(Y, ref, indptr, indices, n_steps, along_flow, transverse, floor)
+            y, n_used = divergence(ref, indptr, indices)
             out.append({"dim": int(m), "radius": r, "n_neighbors": 0 if r is not None else int(k_nb),
-                        "curve": y, "n_used": int(n_used)})
+                        "curve": y, "n_used": int(n_used), "sets": (ref, indptr, indices),
+                        "divergence": divergence})
     return out

@@ -20,6 +20,7 @@ from .figure import plot_divergence
 from .neighbours import theiler_window
 from .quality import (MIN_R2, MIN_RISE, SHORT_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning,
                       NoScalingRegionError, consensus)
+from .resampling import MISSED_REGIONS, N_RESAMPLES, curve_bootstrap
 from .scaling import earlier_slope, fit_line, scaling_region, smooth, smoothing_width
 
 __all__ = ["FINE_STEP", "MAP_STEP", "NOISE_MIN", "LyapunovEstimate", "finely_sampled", "map_like", "max_lyapunov", "median_step",
@@ -81,7 +82,8 @@ class LyapunovEstimate:
         Number of reference points that entered the representative curve at step 0.
     lambda_low, lambda_high : float
         Interval of ``lambda_max`` per time unit: the spread of the slopes of the curves that agree, each
-        widened by the spread of the slopes over the thirds of its fit range.
+        widened by the spread of the slopes over the thirds of its fit range, and widened to the block
+        bootstrap's interval (``resampled``) where that is wider.
     curves : tuple of CurveFit
         Every curve computed (``m``, ``epsilon``, slope per step, fit range, R^2, e-folds, credibility, the curve).
     consensus : tuple of int
@@ -97,6 +99,13 @@ class LyapunovEstimate:
         curves' squared distances, or None if none was.
     transverse : bool
         Whether the separations were measured across the flow.
+    resampled : tuple of float or None
+        ``(low, median, high)`` per time unit: the central 90 % and the median of the representative curve's
+        slopes over block-bootstrap resamples of its reference points, the scaling region chosen anew on each
+        (:mod:`fastrnn.timeseries.resampling`): the sampling uncertainty of one finite record, including an
+        unstable choice of the region.  None where the record is too short for enough blocks.
+    n_blocks : int
+        Blocks of reference points of that bootstrap (0 if none).
     """
 
     lambda_max: float
@@ -123,6 +132,8 @@ class LyapunovEstimate:
     period: float | None = None
     noise_sd: np.ndarray | None = None
     transverse: bool = False
+    resampled: tuple | None = None
+    n_blocks: int = 0
 
     @property
     def time(self) -> np.ndarray:
@@ -190,7 +201,10 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
        (:func:`fastrnn.timeseries.scaling.scaling_region`).  A curve is credible if its fit has R^2 >= 0.9 and
        rises by at least one e-fold.
     5. The estimate is the median slope of the largest group of credible curves that agree within ``agree``
-       (relative); its interval spans their slopes (:func:`fastrnn.timeseries.quality.consensus`).  Where the
+       (relative); its interval spans their slopes (:func:`fastrnn.timeseries.quality.consensus`), widened to
+       the central 90 % of the representative curve's slopes over 200 block-bootstrap resamples of its reference
+       points, the scaling region chosen anew on each (:mod:`fastrnn.timeseries.resampling`; the record's own
+       sampling uncertainty, which the spread over embeddings does not see).  Where the
        representative curve rose clearly faster before its region than inside it (1.5x the slope, over at
        least half an e-fold and half the region's rise) - a shoulder, a partial saturation - a warning says
        the estimate may be too low.  Reasons to
@@ -372,6 +386,15 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
             notes.append(f"the fit on fit_range={fit_range} is weak ({fits[index].note or 'not credible'}); the number "
                          f"is what the range gives, not a credible exponent")
     rep = fits[index]
+    window = (rep.dim - 1) * lag
+    resampled, n_blocks, missed = curve_bootstrap(family[index], theiler, period=period, tolerance=tolerance,
+                                                  fit_range=fit_range, look=max(3, window))
+    if resampled is not None:
+        low, high = min(low, resampled[0]), max(high, resampled[2])
+        if missed > MISSED_REGIONS * N_RESAMPLES:
+            notes.append(f"the scaling region is unstable: {missed} of {N_RESAMPLES} block-bootstrap resamples of "
+                         f"the representative curve ({rep.label()}) have none - the curve's shape depends on which "
+                         f"stretches the record holds; use a longer series")
     if not explicit:
         notes += _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance)
         notes += _shoulder_note(fits[index], period, (fits[index].dim - 1) * lag, dt)
@@ -406,7 +429,10 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
         period=None if period is None else float(period),
         noise_sd=noise_sd,
         transverse=across,
+        resampled=None if resampled is None else tuple(v / dt for v in resampled),
+        n_blocks=n_blocks,
     )
+
 
 
 def _noise_floor(noise_floor, z, fine):
