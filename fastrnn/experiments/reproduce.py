@@ -102,6 +102,7 @@ def _sweep(system, taus, quick_taus, quick_models=("PLRNN", "TanhRNN", "LSTM")):
 EXPERIMENTS = {
     "lorenz": _sweep("lorenz", _LORENZ_TAUS, (5, 30, 100, 200)),
     "duffing": _sweep("duffing", _SWEEP_TAUS, (5, 30, 50, 200)),
+    "duffing_input": _sweep("duffing_input", _SWEEP_TAUS, (5, 30, 50, 200)),
     "rossler": _sweep("rossler", _SWEEP_TAUS, (5, 30, 100, 200)),
     "lorenz2d": _sweep("lorenz2d", _LORENZ_TAUS, (5, 30, 100, 200)),
     "mackey_glass": _sweep("mackey_glass", _SWEEP_TAUS, (5, 70, 130, 200)),
@@ -432,8 +433,8 @@ def reproduce_experiment(name, out_dir, *, budget="quick", scheduler=None, n_wor
     Parameters
     ----------
     name : str
-        A key of :data:`EXPERIMENTS`: "lorenz", "duffing", "rossler", "lorenz2d", "mackey_glass", "clipping",
-        "windowing", "annealing" or "jitter".
+        A key of :data:`EXPERIMENTS`: "lorenz", "duffing", "duffing_input" (the drive as an input, not in the
+        paper), "rossler", "lorenz2d", "mackey_glass", "clipping", "windowing", "annealing" or "jitter".
     out_dir : str or path
         ``runs/`` (one result and one model per run), ``table.md``, ``table.json``, ``figure.png``.
     budget : {"quick", "full", "tiny"}

@@ -83,7 +83,9 @@ class LyapunovEstimate:
     lambda_low, lambda_high : float
         Interval of ``lambda_max`` per time unit: the spread of the slopes of the curves that agree, each
         widened by the spread of the slopes over the thirds of its fit range, and widened to the block
-        bootstrap's interval (``resampled``) where that is wider.
+        bootstrap's interval (``resampled``) where that is wider.  It measures the spread over embeddings and the
+        record's own sampling uncertainty, not the method's bias (observation noise, a curve without a straight
+        stretch), which every embedding and every resample share.
     curves : tuple of CurveFit
         Every curve computed (``m``, ``epsilon``, slope per step, fit range, R^2, e-folds, credibility, the curve).
     consensus : tuple of int
