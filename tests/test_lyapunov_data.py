@@ -230,3 +230,52 @@ def test_a_wiggle_within_the_embedding_window_is_not_a_saturation():
     s_clean, err, _ = _tau_or_error(preprocessing.denoise(noisy, "projective"), 0.01)
     assert err is None
     assert abs(s_clean.lambda_max - 0.9056) < abs(s_noisy.lambda_max - 0.9056)   # denoising moves it towards truth
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# a shoulder or a curve that bends throughout: the interval reaches the other reading
+# ----------------------------------------------------------------------------------------------------------------
+def _fit_of(y, start, stop):
+    from fastrnn.timeseries.scaling import fit_line
+    k = np.arange(start, stop, dtype=float)
+    slope, intercept, r2, stderr = fit_line(k, y[start:stop])
+    return ts.CurveFit(dim=3, radius=None, n_neighbors=1, slope=slope, fit_range=(start, stop), intercept=intercept,
+                       r2=r2, stderr=stderr, rise=slope * (stop - 1 - start), slope_low=slope, slope_high=slope,
+                       credible=True, divergence=y)
+
+
+def _piecewise(slopes, lengths):
+    y = [0.0]
+    for s, n in zip(slopes, lengths):
+        y += list(y[-1] + s * np.arange(1, n + 1))
+    return np.array(y)
+
+
+def test_shoulder_and_later_rise_give_the_other_slope():
+    from fastrnn.timeseries import quality
+    y = _piecewise([0.03, 0.01, 0.0], [100, 300, 100])      # fast, then slow, then flat
+    assert quality.shoulder(_fit_of(y, 100, 400), None, 0) == pytest.approx(0.03, rel=1e-9)
+    assert quality.later_rise(_fit_of(y, 100, 400), None) is None          # nothing rises after the slow part
+    assert quality.later_rise(_fit_of(y, 0, 100), None) is None            # 3 e-folds after 2.97: not 1.5x
+    bend = _piecewise([0.02, 0.01, 0.0], [100, 500, 100])
+    early = _fit_of(bend, 0, 100)
+    after, slope = quality.later_rise(early, None)
+    assert after == pytest.approx(5.02, rel=1e-9) and slope == pytest.approx(0.01, rel=0.01)
+    assert quality.shoulder(early, None, 0) is None
+    straight = _piecewise([0.02, 0.0], [300, 100])
+    assert quality.shoulder(_fit_of(straight, 50, 300), None, 0) is None
+    assert quality.later_rise(_fit_of(straight, 0, 300), None) is None
+
+
+def test_a_shoulder_widens_the_interval_to_the_earlier_rise():
+    # Mackey-Glass (delay 17), 2e4 samples: the curve rises 1.6x faster before the region the rule reads, whose
+    # slope is 16 % below the reference exponent; the interval now reaches the earlier rise and the reference
+    x = systems.mackey_glass(20000, dt=1.0, rng=0)[:, 0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        e = ts.max_lyapunov(x, dt=1.0)
+    ref = 0.00514
+    assert e.lambda_max < 0.9 * ref
+    assert e.lambda_low <= ref <= e.lambda_high
+    assert any("faster before the fitted region" in str(w.message) for w in caught)
+    assert any("interval is wide" in str(w.message) for w in caught)

@@ -18,10 +18,11 @@ from .curves import MULTI_REFS, candidate_dimensions, curve_family, curve_length
 from .embedding import embed_array, estimate_delay, oscillation_period_steps
 from .figure import plot_divergence
 from .neighbours import theiler_window
-from .quality import (MIN_R2, MIN_RISE, SHORT_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning,
-                      NoScalingRegionError, consensus)
+from .quality import (MIN_R2, MIN_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning, NoScalingRegionError, consensus,
+                      later_rise, quality_notes, shoulder, shoulder_note,
+                      still_rising_note)
 from .resampling import MISSED_REGIONS, N_RESAMPLES, curve_bootstrap
-from .scaling import earlier_slope, fit_line, scaling_region, smooth, smoothing_width
+from .scaling import fit_line, scaling_region
 
 __all__ = ["FINE_STEP", "MAP_STEP", "NOISE_MIN", "LyapunovEstimate", "finely_sampled", "map_like", "max_lyapunov", "median_step",
            "plot_divergence"]
@@ -82,8 +83,9 @@ class LyapunovEstimate:
         Number of reference points that entered the representative curve at step 0.
     lambda_low, lambda_high : float
         Interval of ``lambda_max`` per time unit: the spread of the slopes of the curves that agree, each
-        widened by the spread of the slopes over the thirds of its fit range, and widened to the block
-        bootstrap's interval (``resampled``) where that is wider.  It measures the spread over embeddings and the
+        widened by the spread of the slopes over the thirds of its fit range, widened to the block bootstrap's
+        interval (``resampled``) where that is wider, and, where the curve has a shoulder or bends throughout (the
+        warnings say so), to the slope of the earlier rise or of the rise after the fit.  It measures the spread over embeddings and the
         record's own sampling uncertainty, not the method's bias (observation noise, a curve without a straight
         stretch), which every embedding and every resample share.
     curves : tuple of CurveFit
@@ -206,11 +208,12 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
        (relative); its interval spans their slopes (:func:`fastrnn.timeseries.quality.consensus`), widened to
        the central 90 % of the representative curve's slopes over 200 block-bootstrap resamples of its reference
        points, the scaling region chosen anew on each (:mod:`fastrnn.timeseries.resampling`; the record's own
-       sampling uncertainty, which the spread over embeddings does not see).  Where the
-       representative curve rose clearly faster before its region than inside it (1.5x the slope, over at
-       least half an e-fold and half the region's rise) - a shoulder, a partial saturation - a warning says
-       the estimate may be too low.  Reasons to
-       doubt it (a short region, disagreeing curves, a curve that did not saturate, ...) are returned in
+       sampling uncertainty, which the spread over embeddings does not see).  Where the curve rose much faster
+       before the region (a shoulder) or keeps rising after it at a lower slope (no single straight stretch), the
+       interval reaches to that earlier or later slope and a warning says so (a shoulder: 1.5x the slope,
+       over at least half an e-fold and half the region's rise; a bend: 1.5x the region's e-folds still to
+       come; :func:`fastrnn.timeseries.quality.shoulder`, :func:`~fastrnn.timeseries.quality.later_rise`).
+       Reasons to doubt it (a short region, disagreeing curves, a curve that did not saturate, ...) are returned in
        ``warnings`` and issued as :class:`LyapunovWarning`.
 
     Parameters
@@ -398,9 +401,14 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
                          f"the representative curve ({rep.label()}) have none - the curve's shape depends on which "
                          f"stretches the record holds; use a longer series")
     if not explicit:
-        notes += _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance)
-        notes += _shoulder_note(fits[index], period, (fits[index].dim - 1) * lag, dt)
-        notes += _still_rising_note(fits[index], period)
+        # a shoulder or a curve that bends throughout: the reading depends on the window, and the interval spans
+        # the slope of the earlier rise / of the rise after the fit
+        early, later = shoulder(rep, period, window), later_rise(rep, period)
+        high = high if early is None else max(high, early)
+        low = low if later is None else min(low, later[1])
+        notes += quality_notes(fits, index, members, low, high, saturated, n_steps)
+        notes += [] if early is None else [shoulder_note(rep, early, dt)]
+        notes += [] if later is None else [still_rising_note(rep, later[0])]
     for msg in notes:
         warnings.warn(f"max_lyapunov: {msg}", LyapunovWarning, stacklevel=2)
     steps = np.arange(n_steps + 1)
@@ -587,74 +595,6 @@ def _no_region_error(fits):
         f"Try a longer or less noisy series, method='kantz' with radius='auto', another dim or lag; inspect the "
         f"curves with fit_range=(start, stop) and LyapunovEstimate.plot()."
     )
-
-
-#: a rise this many times steeper before the fitted region than inside it is reported
-SHOULDER = 1.5
-
-
-def _shoulder_note(rep, period, window, dt):
-    """A warning where the curve rose much faster before the representative fit than inside it (a shoulder)."""
-    if not rep.slope > 0:
-        return []
-    # the earlier rise must be substantial: at least half an e-fold and half the region's own rise (a short steep
-    # transient before a long clean region is the usual start of a curve, not a shoulder)
-    early = earlier_slope(rep.divergence, rep.fit_range[0], period=period, skip=window,
-                          min_rise=max(0.5, 0.5 * rep.rise))
-    if early is None or early < SHOULDER * rep.slope:
-        return []
-    return [f"the divergence curve rose {early / rep.slope:.1f}x faster before the fitted region (about "
-            f"{early / dt:.4g} per time unit up to step {rep.fit_range[0]}) than inside it: the region may lie past "
-            f"a partial saturation (a shoulder) and the estimate may be too low - check LyapunovEstimate.plot(), "
-            f"or pass fit_range to read the earlier rise"]
-
-
-#: a curve that still rises by this many times the fitted region's e-folds after it is reported
-STILL_RISING = 1.5
-
-
-def _still_rising_note(rep, period):
-    """A warning where the curve goes on rising after the representative fit by clearly more e-folds than inside
-    it, at a lower slope: a concave curve without one straight stretch, whose reading depends on the window."""
-    if not (rep.slope > 0 and rep.rise >= MIN_RISE):
-        return []
-    ys = smooth(rep.divergence, smoothing_width(period, rep.divergence.size))
-    stop = min(rep.fit_range[1] - 1, ys.size - 1)
-    after = float(np.max(ys[stop:]) - ys[stop])
-    if after <= STILL_RISING * rep.rise:
-        return []
-    return [f"the divergence curve rises by {after:.2f} more e-folds after the fitted region (steps "
-            f"{rep.fit_range[0]} to {rep.fit_range[1] - 1}, {rep.rise:.2f} e-folds), at a lower slope: it bends "
-            f"throughout and has no single straight stretch, so the estimate depends on the window - check "
-            f"LyapunovEstimate.plot()"]
-
-
-def _quality_notes(fits, index, members, low, high, saturated, n_steps, tolerance):
-    """Human-readable warnings about a consensus estimate."""
-    rep = fits[index]
-    notes = []
-    credible = [i for i, f in enumerate(fits) if f.credible]
-    if not saturated:
-        notes.append(f"the divergence curve is still rising after {n_steps} steps (a quarter of the series); "
-                     f"the scaling region may not be complete - use a longer series")
-    if rep.rise < SHORT_RISE:
-        notes.append(f"the scaling region covers only {rep.rise:.2f} e-folds (steps {rep.fit_range[0]} to "
-                     f"{rep.fit_range[1] - 1}); neighbours start too far apart to see a clear exponential stretch, "
-                     f"so the slope is likely biased low - use a longer series, a smaller dim, or check the curve "
-                     f"with LyapunovEstimate.plot()")
-    if rep.note:
-        notes.append(f"the representative curve ({rep.label()}) is {rep.note}; the scaling region is poorly "
-                     f"defined (noisy or short data)")
-    if len(fits) > 1 and len(members) < 2:
-        notes.append(f"only one of {len(fits)} curves ({rep.label()}) gives this slope; the others "
-                     f"{'disagree' if len(credible) > 1 else 'have no credible scaling region'}")
-    elif len(members) * 2 < len(credible):
-        others = ", ".join(f"{fits[i].label()}: {fits[i].slope:.4g}" for i in credible if i not in members)
-        notes.append(f"the curves disagree: {len(members)} of {len(credible)} credible curves agree (per-step "
-                     f"slopes elsewhere {others})")
-    if rep.slope > 0 and (high - low) / rep.slope > 0.5:
-        notes.append(f"the interval is wide: per-step slopes {low:.4g} .. {high:.4g} around {rep.slope:.4g}")
-    return notes
 
 
 def _neighbourhood(method, n_neighbors, radius):

@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NoScalingRegionError", "LyapunovWarning", "CurveFit", "consensus", "MIN_R2", "MIN_RISE"]
+from .scaling import earlier_slope, smooth, smoothing_width
+
+__all__ = ["NoScalingRegionError", "LyapunovWarning", "CurveFit", "consensus", "MIN_R2", "MIN_RISE", "SHORT_RISE",
+           "WEAK_R2", "WEAK_RISE", "SHOULDER", "STILL_RISING", "shoulder", "shoulder_note", "later_rise",
+           "still_rising_note", "quality_notes"]
 
 #: fits with a lower coefficient of determination (on the raw curve) are not credible
 MIN_R2 = 0.9
@@ -141,3 +145,92 @@ def consensus(fits, *, agree=0.15):
     low = min(min(fits[i].slope, fits[i].slope_low) for i in members)
     high = max(max(fits[i].slope, fits[i].slope_high) for i in members)
     return index, members, low, high
+
+
+#: a rise this many times steeper before the fitted region than inside it is reported
+SHOULDER = 1.5
+
+
+def shoulder(rep, period, window):
+    """The slope per step of the rise before the fit of ``rep`` (a :class:`CurveFit`) where it was at least
+    :data:`SHOULDER` times steeper than the fit (a shoulder: a partial saturation, the fit past it), else None.
+
+    The earlier rise must be substantial: at least half an e-fold and half the region's own rise (a short steep
+    transient before a long clean region is the usual start of a curve, not a shoulder), after the first
+    ``window`` steps (the embedding window).
+    """
+    if not rep.slope > 0:
+        return None
+    early = earlier_slope(rep.divergence, rep.fit_range[0], period=period, skip=window,
+                          min_rise=max(0.5, 0.5 * rep.rise))
+    return None if early is None or early < SHOULDER * rep.slope else early
+
+
+def shoulder_note(rep, early, dt):
+    """The warning for a :func:`shoulder` of slope ``early`` per step."""
+    return (f"the divergence curve rose {early / rep.slope:.1f}x faster before the fitted region (about "
+            f"{early / dt:.4g} per time unit up to step {rep.fit_range[0]}) than inside it: the region may lie past "
+            f"a partial saturation (a shoulder) and the estimate may be too low, so the interval reaches up to the "
+            f"earlier rise - check LyapunovEstimate.plot(), or pass fit_range to read the earlier rise")
+
+
+#: a curve that still rises by this many times the fitted region's e-folds after it is reported
+STILL_RISING = 1.5
+
+
+def later_rise(rep, period):
+    """``(e_folds, slope)`` where the curve of ``rep`` goes on rising after its fit by more than
+    :data:`STILL_RISING` times the fit's e-folds (a concave curve without one straight stretch, whose reading
+    depends on the window), else None.
+
+    ``e_folds`` is the rise from the fit's end to the curve's maximum (smoothed over one period); ``slope`` (per
+    step) is the mean slope over the first half of that rise, the stretch that a fit starting where this one ends
+    would read.
+    """
+    if not (rep.slope > 0 and rep.rise >= MIN_RISE):
+        return None
+    ys = smooth(rep.divergence, smoothing_width(period, rep.divergence.size))
+    stop = min(rep.fit_range[1] - 1, ys.size - 1)
+    after = float(np.max(ys[stop:]) - ys[stop])
+    if after <= STILL_RISING * rep.rise:
+        return None
+    half = stop + int(np.argmax(ys[stop:] >= ys[stop] + 0.5 * after))
+    return after, float((ys[half] - ys[stop]) / max(1, half - stop))
+
+
+def still_rising_note(rep, after):
+    """The warning for a :func:`later_rise` of ``after`` e-folds."""
+    return (f"the divergence curve rises by {after:.2f} more e-folds after the fitted region (steps "
+            f"{rep.fit_range[0]} to {rep.fit_range[1] - 1}, {rep.rise:.2f} e-folds), at a lower slope: it bends "
+            f"throughout and has no single straight stretch, so the estimate depends on the window and the interval "
+            f"reaches down to the later rise - check LyapunovEstimate.plot()")
+
+
+def quality_notes(fits, index, members, low, high, saturated, n_steps):
+    """Human-readable warnings about a consensus estimate: the representative curve ``fits[index]``, the curves
+    that agree (``members``), the interval ``low .. high`` per step, whether the probe curve ``saturated`` within
+    ``n_steps``."""
+    rep = fits[index]
+    notes = []
+    credible = [i for i, f in enumerate(fits) if f.credible]
+    if not saturated:
+        notes.append(f"the divergence curve is still rising after {n_steps} steps (a quarter of the series); "
+                     f"the scaling region may not be complete - use a longer series")
+    if rep.rise < SHORT_RISE:
+        notes.append(f"the scaling region covers only {rep.rise:.2f} e-folds (steps {rep.fit_range[0]} to "
+                     f"{rep.fit_range[1] - 1}); neighbours start too far apart to see a clear exponential stretch, "
+                     f"so the slope is likely biased low - use a longer series, a smaller dim, or check the curve "
+                     f"with LyapunovEstimate.plot()")
+    if rep.note:
+        notes.append(f"the representative curve ({rep.label()}) is {rep.note}; the scaling region is poorly "
+                     f"defined (noisy or short data)")
+    if len(fits) > 1 and len(members) < 2:
+        notes.append(f"only one of {len(fits)} curves ({rep.label()}) gives this slope; the others "
+                     f"{'disagree' if len(credible) > 1 else 'have no credible scaling region'}")
+    elif len(members) * 2 < len(credible):
+        others = ", ".join(f"{fits[i].label()}: {fits[i].slope:.4g}" for i in credible if i not in members)
+        notes.append(f"the curves disagree: {len(members)} of {len(credible)} credible curves agree (per-step "
+                     f"slopes elsewhere {others})")
+    if rep.slope > 0 and (high - low) / rep.slope > 0.5:
+        notes.append(f"the interval is wide: per-step slopes {low:.4g} .. {high:.4g} around {rep.slope:.4g}")
+    return notes
