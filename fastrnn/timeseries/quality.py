@@ -8,6 +8,11 @@ region with R^2 >= 0.9, positive slope, at least one e-fold of rise) votes; the 
 within ``agree`` (relative) of the group's median wins (ties: the group whose curves cover more e-folds); the
 estimate is the median of the group and the interval spans the group's slopes, each widened by the spread of the
 slopes over the thirds of its own fit range (the curvature inside the region).
+
+The warnings about an estimate (:func:`quality_notes`) include two shapes of the representative curve whose
+reading depends on the window: a *shoulder* (:func:`shoulder`: the curve rose clearly faster before the fitted
+region) and a *bend throughout* (:func:`later_rise`: it keeps rising after the region, at a lower slope).
+:func:`~fastrnn.timeseries.max_lyapunov` widens its interval to the slope of that earlier or later rise.
 """
 from __future__ import annotations
 
