@@ -18,9 +18,8 @@ from .curves import MULTI_REFS, candidate_dimensions, curve_family, curve_length
 from .embedding import embed_array, estimate_delay, oscillation_period_steps
 from .figure import plot_divergence
 from .neighbours import theiler_window
-from .quality import (MIN_R2, MIN_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning, NoScalingRegionError, consensus,
-                      later_rise, quality_notes, shoulder, shoulder_note,
-                      still_rising_note)
+from .quality import (MIN_R2, MIN_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning, NoScalingRegionError,
+                      consensus, later_rise, quality_notes, shoulder, shoulder_note, still_rising_note)
 from .resampling import MISSED_REGIONS, N_RESAMPLES, curve_bootstrap
 from .scaling import fit_line, scaling_region
 
@@ -85,9 +84,9 @@ class LyapunovEstimate:
         Interval of ``lambda_max`` per time unit: the spread of the slopes of the curves that agree, each
         widened by the spread of the slopes over the thirds of its fit range, widened to the block bootstrap's
         interval (``resampled``) where that is wider, and, where the curve has a shoulder or bends throughout (the
-        warnings say so), to the slope of the earlier rise or of the rise after the fit.  It measures the spread over embeddings and the
-        record's own sampling uncertainty, not the method's bias (observation noise, a curve without a straight
-        stretch), which every embedding and every resample share.
+        warnings say so), to the slope of the earlier rise or of the rise after the fit.  It measures the spread
+        over embeddings and the record's own sampling uncertainty, not the method's bias (observation noise, a
+        curve without a straight stretch), which every embedding and every resample share.
     curves : tuple of CurveFit
         Every curve computed (``m``, ``epsilon``, slope per step, fit range, R^2, e-folds, credibility, the curve).
     consensus : tuple of int
@@ -442,7 +441,6 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
         resampled=None if resampled is None else tuple(v / dt for v in resampled),
         n_blocks=n_blocks,
     )
-
 
 
 def _noise_floor(noise_floor, z, fine):
