@@ -19,7 +19,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .io import atomic_write
 
 __all__ = ["save", "loss_figure", "trajectories_figure", "attractor_figure", "spectra_figure",
-           "jacobian_norms_figure", "divergence_figure", "tau_sweep_figure", "reproduction_figure"]
+           "jacobian_norms_figure", "divergence_figure", "tau_sweep_figure", "reproduction_figure",
+           "log_tick_labels", "TICK_GAP"]
 
 _TRUE_COLOR = "0.25"
 
@@ -275,6 +276,23 @@ def tau_sweep_figure(rows, *, tau_steps=None):
     return fig
 
 
+#: tick labels on a log axis closer than this (decades) to the previous label are left out (no overlap)
+TICK_GAP = 0.15
+
+
+def log_tick_labels(xs):
+    """Labels for ticks at the increasing positive ``xs`` of a log axis: each at least :data:`TICK_GAP` decades
+    from the previous labelled one (every tick keeps its mark)."""
+    if any(x <= 0 for x in xs):
+        return [f"{x:g}" for x in xs]
+    labels, last = [], None
+    for x in xs:
+        show = last is None or math.log10(x / last) >= TICK_GAP
+        labels.append(f"{x:g}" if show else "")
+        last = x if show else last
+    return labels
+
+
 def reproduction_figure(rows, *, xlabel, tau_steps=None, paper_tau_steps=None, title=None):
     """D_stsp and D_H of a reproduced experiment against its parameter (tau, threshold, window), beside the
     paper's values.
@@ -336,7 +354,7 @@ def reproduction_figure(rows, *, xlabel, tau_steps=None, paper_tau_steps=None, t
                 ax.axvline(t, color="0.3", ls=style, lw=1.0, label=f"tau_pred ({what}) = {t:.0f} steps")
         if xs:
             ax.set_xscale("log")
-            ax.set_xticks(xs, [f"{x:g}" for x in xs], minor=False)
+            ax.set_xticks(xs, log_tick_labels(xs), minor=False)
             ax.minorticks_off()
         else:
             ax.set_xticks([])

@@ -205,3 +205,10 @@ def test_reproduce_without_dask_says_how_to_install(tmp_path):
     assert proc.returncode == 1
     assert "pip install 'fastrnn[sweep]'" in proc.stderr.strip().splitlines()[-1]
 
+
+
+def test_log_axis_tick_labels_do_not_overlap():
+    from fastrnn.plotting import log_tick_labels as thinned
+    assert thinned([5, 30, 40, 50, 60, 70, 100, 200, 500, 1000]) == ["5", "30", "", "50", "", "", "100", "200",
+                                                                      "500", "1000"]
+    assert thinned([1, 10, 100, 1000]) == ["1", "10", "100", "1000"]
