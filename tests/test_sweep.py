@@ -112,6 +112,14 @@ def test_execute_run_writes_atomically_and_is_not_repeated(tmp_path):
     mtime = os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns
     again = experiments.execute_run(spec, tmp_path)
     assert again == on_disk and os.stat(tmp_path / "runs" / (rid + ".json")).st_mtime_ns == mtime
+    # a worker killed after writing the result but before its clean-up leaves the checkpoint and progress file: the
+    # rerun that finds the result removes them
+    paths = experiments.run_paths(tmp_path, rid)
+    for key in ("checkpoint", "progress"):
+        with open(paths[key], "w") as fh:
+            fh.write("left by a killed worker")
+    assert experiments.execute_run(spec, tmp_path) == on_disk
+    assert sorted(os.listdir(tmp_path / "runs")) == files
 
 
 class _StaysPut:

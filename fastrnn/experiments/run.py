@@ -111,6 +111,8 @@ def execute_run(spec, out_dir, data=None, inputs=None):
     os.makedirs(paths["dir"], exist_ok=True)
     done = load_result(out_dir, spec)
     if done is not None:
+        # a worker killed between writing the result and cleaning up leaves the checkpoint behind
+        _remove_leftovers(paths)
         return done
     t0 = time.perf_counter()
     keep_heap_memory()
@@ -175,11 +177,16 @@ def execute_run(spec, out_dir, data=None, inputs=None):
     }
     model.save(paths["model"])
     write_json(paths["result"], result)
-    # the checkpoint, the progress file, and temp files orphaned by a worker killed in the middle of an atomic write
+    _remove_leftovers(paths)
+    return result
+
+
+def _remove_leftovers(paths):
+    """Remove a finished run's checkpoint, progress and selection files, and temp files orphaned by a worker killed
+    in the middle of an atomic write."""
     orphans = [p for key in ("result", "model", "checkpoint", "selection") for p in temp_files(paths[key])]
     for p in (paths["checkpoint"], paths["progress"], paths["selection"], *orphans):
         try:
             os.unlink(p)
         except OSError:
             pass
-    return result
