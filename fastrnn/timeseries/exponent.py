@@ -391,8 +391,11 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
                          f"is what the range gives, not a credible exponent")
     rep = fits[index]
     window = (rep.dim - 1) * lag
-    resampled, n_blocks, missed = curve_bootstrap(family[index], theiler, period=period, tolerance=tolerance,
-                                                  fit_range=fit_range, look=max(3, window))
+
+    def slope_of(y):  # every resampled curve is read exactly as the curve itself
+        return _fit_curve({**family[index], "curve": y}, period, tolerance, fit_range, window).slope
+
+    resampled, n_blocks, missed = curve_bootstrap(family[index], theiler, slope_of)
     if resampled is not None:
         low, high = min(low, resampled[0]), max(high, resampled[2])
         if missed > MISSED_REGIONS * N_RESAMPLES:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scaling import fit_line, scaling_region
-
 __all__ = ["N_BLOCKS", "MIN_BLOCKS", "N_RESAMPLES", "LEVEL", "SEED", "MISSED_REGIONS", "number_of_blocks",
            "block_curves", "resampled_slopes", "percentile_interval", "curve_bootstrap"]
 
@@ -117,7 +115,7 @@ def percentile_interval(slopes, level=LEVEL):
     return float(lo), float(med), float(hi)
 
 
-def curve_bootstrap(c, theiler, *, period, tolerance, fit_range, look):
+def curve_bootstrap(c, theiler, fit):
     """The block bootstrap of one curve of :func:`~fastrnn.timeseries.curves.curve_family`.
 
     Parameters
@@ -126,10 +124,9 @@ def curve_bootstrap(c, theiler, *, period, tolerance, fit_range, look):
         The curve (its ``sets`` and ``divergence``).
     theiler : int
         Theiler window in steps (the shortest block is two of them).
-    period, tolerance, look
-        Passed to :func:`~fastrnn.timeseries.scaling.scaling_region`, which reads every resampled curve.
-    fit_range : "auto" or (int, int)
-        An explicit range is fitted as it is on every resampled curve.
+    fit : callable
+        ``fit(curve) -> slope`` per step, NaN where the curve has none: the reading of the curve itself (the
+        scaling-region rule, or an explicit range), applied to every resampled curve.
 
     Returns
     -------
@@ -139,23 +136,13 @@ def curve_bootstrap(c, theiler, *, period, tolerance, fit_range, look):
     n_blocks : int
         0 without a bootstrap.
     missed : int
-        Resamples that had no scaling region.
+        Resamples that had no slope (no scaling region).
     """
     ref, indptr, indices = c["sets"]
     n_blocks = number_of_blocks(int(ref[-1] - ref[0]) + 1 if ref.size else 0, theiler)
     blocks = block_curves(c["divergence"], ref, indptr, indices, n_blocks) if n_blocks else None
     if blocks is None:
         return None, 0, 0
-    if isinstance(fit_range, tuple):
-        start, stop = fit_range
-        k = np.arange(start, stop, dtype=float)
-
-        def fit(y):
-            return fit_line(k, y[start:stop])[0]
-    else:
-        def fit(y):
-            region, _ = scaling_region(y, period=period, tolerance=tolerance, look=look)
-            return region.slope if region is not None else float("nan")
     slopes = resampled_slopes(*blocks, fit)
     missed = int(np.count_nonzero(~np.isfinite(slopes)))
     interval = percentile_interval(slopes, LEVEL)
