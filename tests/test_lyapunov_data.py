@@ -65,10 +65,11 @@ def _eeg_lookalike(noise, seed):
 
 
 CASES = [(0.01, 3, "column"), (0.01, 3, "joint"), (0.02, 4, "column"), (0.02, 4, "joint"), (0.01, 7, "column"),
-         (0.02, 8, "joint")]
-#: met since the noise floor is subtracted and the interval includes the block bootstrap (docs/lyapunov_panel.md:
-#: 11 of 18 look-alike readings within 25 %, all 11 with the truth in the interval)
-CASES_MET = [(0.01, 3, "column"), (0.02, 4, "column"), (0.02, 4, "joint"), (0.01, 7, "column"), (0.02, 8, "joint")]
+         (0.02, 8, "joint"), (0.01, 5, "column"), (0.01, 5, "joint"), (0.0, 3, "column"), (0.0, 3, "joint")]
+#: met since the noise floor is subtracted, the interval includes the block bootstrap, and a region past a shoulder
+#: is moved to the first rise (the last one; docs/lyapunov_panel.md: 12 of 18 look-alike readings within 25 %)
+CASES_MET = [(0.01, 3, "column"), (0.02, 4, "column"), (0.02, 4, "joint"), (0.01, 7, "column"), (0.02, 8, "joint"),
+             (0.01, 5, "column")]
 CASES_OPEN = [c for c in CASES if c not in CASES_MET]
 
 
@@ -100,9 +101,10 @@ def test_eeg_lookalike_tau_within_25_percent(noise, seed, kind, rossler_referenc
     _lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 target not reached on every look-alike: seed 3 at 1 % noise, all "
-                   "columns jointly, reads tau +241 % (its interval, widened by the bootstrap, contains the truth): "
-                   "a short record whose curve has a shoulder; see docs/lyapunov_panel.md")
+@pytest.mark.xfail(strict=True, reason="issue 13 target not reached on every look-alike: short records whose curves "
+                   "have a shoulder that is read as a curve bending throughout (0 %, seed 3: tau +98 %; 1 %, seed 5, "
+                   "joint: +49 %) or whose first rise is under one e-fold (1 %, seed 3, joint: +218 %); every "
+                   "interval contains the truth; see docs/lyapunov_panel.md")
 @pytest.mark.parametrize("noise, seed, kind", CASES_OPEN)
 def test_eeg_lookalike_tau_within_25_percent_open(noise, seed, kind, rossler_reference):
     _lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference)
@@ -267,15 +269,41 @@ def test_shoulder_and_later_rise_give_the_other_slope():
     assert quality.later_rise(_fit_of(straight, 0, 300), None) is None
 
 
-def test_a_shoulder_widens_the_interval_to_the_earlier_rise():
-    # Mackey-Glass (delay 17), 2e4 samples: the curve rises 1.6x faster before the region the rule reads, whose
-    # slope is 16 % below the reference exponent; the interval now reaches the earlier rise and the reference
+def test_a_curve_that_bends_throughout_is_read_over_its_whole_rise():
+    # Mackey-Glass (delay 17), 2e4 samples: the curve bends gently from start to saturation; the longest straight
+    # stretch reads 16 % low and the steeper first rise before it 31 % high, but that rise is not straight itself,
+    # so the whole rise is read; the interval reaches both
     x = systems.mackey_glass(20000, dt=1.0, rng=0)[:, 0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         e = ts.max_lyapunov(x, dt=1.0)
     ref = 0.00514
-    assert e.lambda_max < 0.9 * ref
-    assert e.lambda_low <= ref <= e.lambda_high
-    assert any("faster before the fitted region" in str(w.message) for w in caught)
+    assert e.lambda_max == pytest.approx(ref, rel=0.1)
+    assert e.lambda_low < 0.9 * ref and e.lambda_high > 1.1 * ref
+    assert any("bends throughout" in str(w.message) for w in caught)
     assert any("interval is wide" in str(w.message) for w in caught)
+
+
+def test_a_region_past_a_shoulder_is_moved_to_the_first_rise():
+    from fastrnn.timeseries import quality
+    from fastrnn.timeseries.scaling import scaling_region
+    y = _piecewise([0.005, 0.003, 0.0], [300, 800, 200])      # 1.5 e-folds, then a slower 2.4, then flat
+    region, why = scaling_region(y)
+    assert why == "" and region.start >= 200 and region.slope == pytest.approx(0.003, rel=0.02)  # most e-folds
+    first = quality.before_shoulder(y, region, None, 0)
+    assert first.start == 0 and first.stop == region.start <= 300
+    assert first.slope == pytest.approx(0.005, rel=1e-9) and first.r2 == pytest.approx(1.0)
+    # no shoulder: a straight curve, or an earlier rise that is steeper by less than SHOULDER
+    straight = _piecewise([0.004, 0.0], [1000, 200])
+    assert quality.before_shoulder(straight, scaling_region(straight)[0], None, 0) is None
+    mild = _piecewise([0.0042, 0.003, 0.0], [300, 800, 200])   # 1.4x steeper
+    assert quality.before_shoulder(mild, scaling_region(mild)[0], None, 0) is None
+    # a first rise that bends itself: the whole rise, to the region's end, is read instead
+    bent = _piecewise([0.008, 0.006, 0.004, 0.0025, 0.0], [100, 100, 100, 800, 200])
+    region = scaling_region(bent)[0]
+    whole = quality.before_shoulder(bent, region, None, 0)
+    assert whole.start == 0 and whole.stop == region.stop
+    assert region.slope < whole.slope < 0.006
+    # a first rise of under one e-fold is not credible on its own: the region stays
+    short = _piecewise([0.005, 0.003, 0.0], [150, 800, 200])
+    assert quality.before_shoulder(short, scaling_region(short)[0], None, 0) is None

@@ -19,7 +19,8 @@ from .embedding import embed_array, estimate_delay, oscillation_period_steps
 from .figure import plot_divergence
 from .neighbours import theiler_window
 from .quality import (MIN_R2, MIN_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning, NoScalingRegionError,
-                      consensus, later_rise, quality_notes, shoulder, shoulder_note, still_rising_note)
+                      before_shoulder, consensus, later_rise, passed_over_note, quality_notes, shoulder, shoulder_note,
+                      still_rising_note)
 from .resampling import MISSED_REGIONS, N_RESAMPLES, curve_bootstrap
 from .scaling import fit_line, scaling_region
 
@@ -405,12 +406,16 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
     if not explicit:
         # a shoulder or a curve that bends throughout: the reading depends on the window, and the interval spans
         # the slope of the earlier rise / of the rise after the fit
-        early, later = shoulder(rep, period, window), later_rise(rep, period)
+        # (a fit already moved before a shoulder spans the later stretch it passed over instead)
+        early = shoulder(rep, period, window)
+        later = None if rep.passed_over is None else (None, rep.passed_over[2])
+        later = later_rise(rep, period) if later is None else later
         high = high if early is None else max(high, early)
         low = low if later is None else min(low, later[1])
         notes += quality_notes(fits, index, members, low, high, saturated, n_steps)
         notes += [] if early is None else [shoulder_note(rep, early, dt)]
-        notes += [] if later is None else [still_rising_note(rep, later[0])]
+        notes += [] if rep.passed_over is None else [passed_over_note(rep, dt)]
+        notes += [] if later is None or rep.passed_over is not None else [still_rising_note(rep, later[0])]
     for msg in notes:
         warnings.warn(f"max_lyapunov: {msg}", LyapunovWarning, stacklevel=2)
     steps = np.arange(n_steps + 1)
@@ -555,6 +560,10 @@ def _fit_curve(c, period, tolerance, fit_range, window):
                         slope_high=nan, credible=False, note="undefined points (no neighbour pairs at some step)",
                         **base)
     region, why = scaling_region(y, period=period, tolerance=tolerance, look=max(3, window))
+    passed = None
+    first = None if region is None else before_shoulder(y, region, period, window)
+    if first is not None:
+        passed, region = (region.start, region.stop, region.slope), first
     if region is None:
         return CurveFit(slope=nan, fit_range=(0, 0), intercept=nan, r2=nan, stderr=nan, rise=nan, slope_low=nan,
                         slope_high=nan, credible=False, note=why, **base)
@@ -570,7 +579,7 @@ def _fit_curve(c, period, tolerance, fit_range, window):
         note = f"linear only within a slope tolerance of {region.tolerance:g}"
     return CurveFit(slope=region.slope, fit_range=(region.start, region.stop), intercept=region.intercept,
                     r2=region.r2, stderr=region.stderr, rise=region.rise, slope_low=region.slope_low,
-                    slope_high=region.slope_high, credible=not problems, note=note, **base)
+                    slope_high=region.slope_high, credible=not problems, note=note, passed_over=passed, **base)
 
 
 def _weak_interval(fits, weak, index):

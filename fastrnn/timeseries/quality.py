@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scaling import earlier_slope, smooth, smoothing_width
+from .scaling import earlier_rise, earlier_slope, smooth, smoothing_width, window_region
 
 __all__ = ["NoScalingRegionError", "LyapunovWarning", "CurveFit", "consensus", "MIN_R2", "MIN_RISE", "SHORT_RISE",
-           "WEAK_R2", "WEAK_RISE", "SHOULDER", "STILL_RISING", "shoulder", "shoulder_note", "later_rise",
-           "still_rising_note", "quality_notes"]
+           "WEAK_R2", "WEAK_RISE", "SHOULDER", "STILL_RISING", "shoulder", "shoulder_note", "before_shoulder",
+           "passed_over_note", "later_rise", "still_rising_note", "quality_notes"]
 
 #: fits with a lower coefficient of determination (on the raw curve) are not credible
 MIN_R2 = 0.9
@@ -83,6 +83,9 @@ class CurveFit:
         The curve ``S(k)`` itself (read-only).
     n_reference : int
         Reference points that entered the curve at step 0.
+    passed_over : tuple or None
+        ``(start, stop, slope)`` of the slower stretch after a shoulder that the fit was moved away from (the
+        region is then the first rise, before the shoulder; see :func:`before_shoulder`), else None.
     """
 
     dim: int
@@ -100,6 +103,7 @@ class CurveFit:
     note: str = ""
     divergence: np.ndarray = None
     n_reference: int = 0
+    passed_over: tuple = None
 
     def label(self):
         """A short name of the curve: ``"m=3"`` or ``"m=3, eps=0.12"``."""
@@ -169,6 +173,58 @@ def shoulder(rep, period, window):
     early = earlier_slope(rep.divergence, rep.fit_range[0], period=period, skip=window,
                           min_rise=max(0.5, 0.5 * rep.rise))
     return None if early is None or early < SHOULDER * rep.slope else early
+
+
+def before_shoulder(y, region, period, window):
+    """The region to read instead where the scaling region ``region`` (a
+    :class:`~fastrnn.timeseries.scaling.Region`) of curve ``y`` lies past a shoulder: the first rise, or the whole
+    rise where the curve bends throughout; else None.
+
+    A shoulder is an earlier rise at least :data:`SHOULDER` times steeper than the region, over at least half an
+    e-fold and half the region's rise, after the first ``window`` steps (the embedding window) - the test of
+    :func:`shoulder`.  Part of the neighbour pairs then saturated first (across a thin band of the attractor, or in
+    a short record), and the long straight stretch after it is the slower spreading of the rest, not the
+    exponent; an analyst reads the rise before it.  That rise runs from the curve's lowest point (after half a
+    period, where the region's own search starts) to the region's start, fitted to the raw curve as it stands
+    (it is often under three periods long, and trimming it to whole periods would drop up to a third of it).
+    Where that rise is not straight itself (the slopes of its thirds differ from its slope by more than twice the
+    region's tolerance), the curve has no kink but bends throughout (Mackey-Glass, Lorenz-96): its steep start
+    reads high and the long stretch low, and the whole rise from the same start to the region's end is read
+    instead.  The new region is used only if it is credible on its own (R^2 >= :data:`MIN_R2`, at least
+    :data:`MIN_RISE` e-fold) and steeper than the region; the interval of
+    :func:`~fastrnn.timeseries.max_lyapunov` reaches down to the region passed over (:func:`passed_over_note`).
+    """
+    if not region.slope > 0:
+        return None
+    early = earlier_rise(y, region.start, period=period, skip=window, min_rise=max(0.5, 0.5 * region.rise))
+    if early is None or early[1] < SHOULDER * region.slope:
+        return None
+    # the rise itself starts where the scaling region's search does: the lowest point after half a period
+    k0 = earlier_rise(y, region.start, period=period, min_rise=0.0)[0]
+    w = smoothing_width(period, y.size)
+    ys = smooth(y, w)
+    first = window_region(y, ys, k0, region.start - 1, w, region.tolerance, True, whole_periods=False)
+    if max(first.slope_high - first.slope, first.slope - first.slope_low) > 2 * region.tolerance * first.slope:
+        # the first rise is not straight itself: the curve bends throughout, read the whole rise to the region's end
+        first = window_region(y, ys, k0, region.stop - 1, w, region.tolerance, True, whole_periods=False)
+    if first.r2 < MIN_R2 or first.rise < MIN_RISE or not first.slope > region.slope:
+        return None
+    return first
+
+
+def passed_over_note(rep, dt):
+    """The warning for a fit moved by :func:`before_shoulder` (``rep.passed_over`` set)."""
+    start, stop, slope = rep.passed_over
+    if rep.fit_range[1] <= start:
+        read = (f"it rises {rep.slope / slope:.1f}x faster up to step {rep.fit_range[1] - 1} than over the longer "
+                f"stretch after it (steps {start} to {stop - 1}, {slope / dt:.4g} per time unit); the estimate reads "
+                f"the first rise")
+    else:
+        read = (f"the rise before step {start} is steeper than the longer stretch after it (steps {start} to "
+                f"{stop - 1}, {slope / dt:.4g} per time unit) but bends itself, so the curve bends throughout; the "
+                f"estimate reads the whole rise (steps {rep.fit_range[0]} to {rep.fit_range[1] - 1})")
+    return (f"the divergence curve has a shoulder: {read}, and the interval reaches down to the later stretch - "
+            f"check LyapunovEstimate.plot(), or pass fit_range to read another range")
 
 
 def shoulder_note(rep, early, dt):

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["fit_line", "smoothing_width", "smooth", "first_saturation", "Region", "scaling_region", "earlier_slope"]
+__all__ = ["fit_line", "smoothing_width", "smooth", "first_saturation", "Region", "scaling_region", "window_region",
+           "earlier_rise", "earlier_slope"]
 
 _MIN_SMOOTH = 4  # periods shorter than this (steps) are not smoothed
 
@@ -133,7 +134,7 @@ class Region:
         return self.slope * (self.stop - 1 - self.start)
 
 
-def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look=3):
+def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look=3, end=None):
     """The scaling region of a divergence curve by the rule of the module docstring.
 
     Parameters
@@ -152,6 +153,9 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look
         Steps a turnover must hold (the curve does not exceed its value within them) to end the region; at least
         the smoothing width. Pass the embedding window (dim - 1) lag: within it delay vectors share coordinates and
         the raw curve wiggles without having saturated.
+    end : int, optional
+        Search no further than step ``end`` (as if the curve saturated there): the rise before a shoulder is read
+        on the whole curve, with its smoothing, up to the shoulder.
 
     Returns
     -------
@@ -169,7 +173,7 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look
         h = w // 2 if w > 1 else 0  # where the smoothing window is complete: steps h .. K - (w - h)
         k_lo = h + int(np.argmin(ys[h: max(h + 1, K // 2 + 1)]))
         k_end, turned = first_saturation(ys, k_lo, look=max(w, 3, int(look)))
-        k_end = min(k_end, K - (w - h) if w > 1 else K)
+        k_end = min(k_end, K - (w - h) if w > 1 else K, K if end is None else int(end))
         if w == 1 or k_end - k_lo >= 3 * w:
             break
         w = max(1, (k_end - k_lo) // 3)  # the rise is short: smooth over a third of it, not a whole period
@@ -194,18 +198,25 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look
                f"{tol:.0%} over its thirds")
         best, tol = (0.0, int(k_lo), int(k_end)), math.inf
     _, a, b = best
-    if w > 1:
-        b = a + max(1, (b - a + 1) // w) * w - 1  # a whole number of periods
-        b = min(b, K)
+    return window_region(y, ys, a, b, w, tol, bool(turned or k_end < K)), why
+
+
+def window_region(y, ys, a, b, width, tolerance, saturated, *, whole_periods=True):
+    """The :class:`Region` of the steps ``a .. b`` of the curve ``y`` (``ys``: ``y`` smoothed over ``width``
+    steps): shortened to a whole number of smoothing widths (periods) where ``width > 1`` and ``whole_periods``,
+    the line fitted to the raw curve, the thirds' slopes read on the smoothed one."""
+    if width > 1 and whole_periods:
+        b = a + max(1, (b - a + 1) // width) * width - 1  # a whole number of periods
+        b = min(b, y.size - 1)
     k = np.arange(a, b + 1, dtype=float)
     slope, intercept, r2, stderr = fit_line(k, y[a: b + 1])
     L = b - a + 1
+    fit = _window_fitter(ys)
     thirds = [fit(lo, hi)[0] for lo, hi in ((a, a + L // 3 - 1), (a + L // 3, a + 2 * L // 3 - 1),
                                                (a + 2 * L // 3, b)) if hi - lo >= 1]
     lo_s = min(thirds + [slope])
     hi_s = max(thirds + [slope])
-    return Region(int(a), int(b + 1), slope, intercept, r2, stderr, lo_s, hi_s, tol, w,
-                  bool(turned or k_end < K)), why
+    return Region(int(a), int(b + 1), slope, intercept, r2, stderr, lo_s, hi_s, tolerance, width, saturated)
 
 
 def _window_fitter(y):
@@ -262,6 +273,21 @@ def _steepest_linear_window(cand, fit, tolerance, min_points):
     return best
 
 
+def earlier_rise(y, start, *, period=None, skip=0, min_rise=0.5):
+    """``(k0, slope)``: the lowest step ``k0`` of the smoothed curve ``y`` after ``skip`` steps and before
+    ``start``, and the mean slope (per step) from there to ``start``; None where that stretch is shorter than
+    ``max(10, period)`` steps or rises by less than ``min_rise`` e-folds (see :func:`earlier_slope`)."""
+    w = smoothing_width(period, y.size)
+    ys = smooth(y, w)
+    skip = max(0, int(skip), w // 2)
+    if start - skip < 2:
+        return None
+    k0 = skip + int(np.argmin(ys[skip:start]))
+    if start - k0 < max(10, w) or ys[start] - ys[k0] < min_rise:
+        return None
+    return k0, float((ys[start] - ys[k0]) / (start - k0))
+
+
 def earlier_slope(y, start, *, period=None, skip=0, min_rise=0.5):
     """Mean slope (per step) of the smoothed curve ``y`` between its lowest point after ``skip`` steps and step
     ``start`` (the start of a fitted region), or None if that stretch is shorter than ``max(10, period)`` steps or
@@ -272,12 +298,5 @@ def earlier_slope(y, start, *, period=None, skip=0, min_rise=0.5):
     approach to saturation; the early rise is then the better reading of ``lambda_max``, or at least a reason to
     doubt the fitted one.
     """
-    w = smoothing_width(period, y.size)
-    ys = smooth(y, w)
-    skip = max(0, int(skip), w // 2)
-    if start - skip < 2:
-        return None
-    k0 = skip + int(np.argmin(ys[skip:start]))
-    if start - k0 < max(10, w) or ys[start] - ys[k0] < min_rise:
-        return None
-    return float((ys[start] - ys[k0]) / (start - k0))
+    rise = earlier_rise(y, start, period=period, skip=skip, min_rise=min_rise)
+    return None if rise is None else rise[1]
