@@ -187,10 +187,10 @@ def before_shoulder(y, region, period, window):
     exponent; an analyst reads the rise before it.  That rise runs from the curve's lowest point (after half a
     period, where the region's own search starts) to the region's start, fitted to the raw curve as it stands
     (it is often under three periods long, and trimming it to whole periods would drop up to a third of it).
-    Where that rise is not straight itself (the slopes of its thirds differ from its slope by more than twice the
-    region's tolerance), the curve has no kink but bends throughout (Mackey-Glass, Lorenz-96): its steep start
-    reads high and the long stretch low, and the whole rise from the same start to the region's end is read
-    instead.  The new region is used only if it is credible on its own (R^2 >= :data:`MIN_R2`, at least
+    Where that rise is no straight stretch of its own - the slopes of its thirds differ from its slope by more
+    than twice the region's tolerance, or it rises by under :data:`MIN_RISE` e-fold, or R^2 < :data:`MIN_R2` - the
+    curve has no kink but bends throughout (Mackey-Glass, Lorenz-96, some Rössler records): its steep start reads
+    high and the long stretch low, and the whole rise from the same start to the region's end is read instead.  The new region is used only if it is credible on its own (R^2 >= :data:`MIN_R2`, at least
     :data:`MIN_RISE` e-fold) and steeper than the region; the interval of
     :func:`~fastrnn.timeseries.max_lyapunov` reaches down to the region passed over (:func:`passed_over_note`).
     """
@@ -204,8 +204,9 @@ def before_shoulder(y, region, period, window):
     w = smoothing_width(period, y.size)
     ys = smooth(y, w)
     first = window_region(y, ys, k0, region.start - 1, w, region.tolerance, True, whole_periods=False)
-    if max(first.slope_high - first.slope, first.slope - first.slope_low) > 2 * region.tolerance * first.slope:
-        # the first rise is not straight itself: the curve bends throughout, read the whole rise to the region's end
+    straight = max(first.slope_high - first.slope, first.slope - first.slope_low) <= 2 * region.tolerance * first.slope
+    if not (straight and first.rise >= MIN_RISE and first.r2 >= MIN_R2):
+        # the first rise is no straight stretch of its own: the curve bends throughout, read the whole rise
         first = window_region(y, ys, k0, region.stop - 1, w, region.tolerance, True, whole_periods=False)
     if first.r2 < MIN_R2 or first.rise < MIN_RISE or not first.slope > region.slope:
         return None
