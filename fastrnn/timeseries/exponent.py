@@ -405,8 +405,7 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
                          f"stretches the record holds; use a longer series")
     if not explicit:
         # a shoulder or a curve that bends throughout: the reading depends on the window, and the interval spans
-        # the slope of the earlier rise / of the rise after the fit
-        # (a fit already moved before a shoulder spans the later stretch it passed over instead)
+        # the slope of the earlier rise / of the rise after the fit (or of the stretch a moved fit passed over)
         early = shoulder(rep, period, window)
         later = None if rep.passed_over is None else (None, rep.passed_over[2])
         later = later_rise(rep, period) if later is None else later

@@ -9,10 +9,12 @@ within ``agree`` (relative) of the group's median wins (ties: the group whose cu
 estimate is the median of the group and the interval spans the group's slopes, each widened by the spread of the
 slopes over the thirds of its own fit range (the curvature inside the region).
 
-The warnings about an estimate (:func:`quality_notes`) include two shapes of the representative curve whose
-reading depends on the window: a *shoulder* (:func:`shoulder`: the curve rose clearly faster before the fitted
-region) and a *bend throughout* (:func:`later_rise`: it keeps rising after the region, at a lower slope).
-:func:`~fastrnn.timeseries.max_lyapunov` widens its interval to the slope of that earlier or later rise.
+A region that lies past a *shoulder* (the curve rose clearly faster before it) is moved, per curve, to the rise
+before it, or to the whole rise where the curve bends throughout (:func:`before_shoulder`).  The warnings about an
+estimate (:func:`quality_notes`) include the shapes of the representative curve whose reading depends on the
+window: that move (:func:`passed_over_note`), a shoulder that remains (:func:`shoulder`) and a *bend throughout*
+(:func:`later_rise`: it keeps rising after the region, at a lower slope).  :func:`~fastrnn.timeseries.max_lyapunov`
+widens its interval to the slope of the other reading.
 """
 from __future__ import annotations
 
@@ -84,8 +86,8 @@ class CurveFit:
     n_reference : int
         Reference points that entered the curve at step 0.
     passed_over : tuple or None
-        ``(start, stop, slope)`` of the slower stretch after a shoulder that the fit was moved away from (the
-        region is then the first rise, before the shoulder; see :func:`before_shoulder`), else None.
+        ``(start, stop, slope)`` of the slower stretch after a shoulder that the fit was moved away from (to the
+        first rise before it, or to the whole rise; see :func:`before_shoulder`), else None.
     """
 
     dim: int
@@ -190,9 +192,10 @@ def before_shoulder(y, region, period, window):
     Where that rise is no straight stretch of its own - the slopes of its thirds differ from its slope by more
     than twice the region's tolerance, or it rises by under :data:`MIN_RISE` e-fold, or R^2 < :data:`MIN_R2` - the
     curve has no kink but bends throughout (Mackey-Glass, Lorenz-96, some Rössler records): its steep start reads
-    high and the long stretch low, and the whole rise from the same start to the region's end is read instead.  The new region is used only if it is credible on its own (R^2 >= :data:`MIN_R2`, at least
-    :data:`MIN_RISE` e-fold) and steeper than the region; the interval of
-    :func:`~fastrnn.timeseries.max_lyapunov` reaches down to the region passed over (:func:`passed_over_note`).
+    high and the long stretch low, and the whole rise from the same start to the region's end is read instead.
+    The new region is used only if it is credible on its own (R^2 >= :data:`MIN_R2`, at least :data:`MIN_RISE`
+    e-fold) and steeper than the region; the interval of :func:`~fastrnn.timeseries.max_lyapunov` reaches down to
+    the region passed over (:func:`passed_over_note`).
     """
     if not region.slope > 0:
         return None
@@ -204,8 +207,8 @@ def before_shoulder(y, region, period, window):
     w = smoothing_width(period, y.size)
     ys = smooth(y, w)
     first = window_region(y, ys, k0, region.start - 1, w, region.tolerance, True, whole_periods=False)
-    straight = max(first.slope_high - first.slope, first.slope - first.slope_low) <= 2 * region.tolerance * first.slope
-    if not (straight and first.rise >= MIN_RISE and first.r2 >= MIN_R2):
+    spread = max(first.slope_high - first.slope, first.slope - first.slope_low)
+    if not (spread <= 2 * region.tolerance * first.slope and first.rise >= MIN_RISE and first.r2 >= MIN_R2):
         # the first rise is no straight stretch of its own: the curve bends throughout, read the whole rise
         first = window_region(y, ys, k0, region.stop - 1, w, region.tolerance, True, whole_periods=False)
     if first.r2 < MIN_R2 or first.rise < MIN_RISE or not first.slope > region.slope:

@@ -134,7 +134,7 @@ class Region:
         return self.slope * (self.stop - 1 - self.start)
 
 
-def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look=3, end=None):
+def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look=3):
     """The scaling region of a divergence curve by the rule of the module docstring.
 
     Parameters
@@ -153,9 +153,6 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look
         Steps a turnover must hold (the curve does not exceed its value within them) to end the region; at least
         the smoothing width. Pass the embedding window (dim - 1) lag: within it delay vectors share coordinates and
         the raw curve wiggles without having saturated.
-    end : int, optional
-        Search no further than step ``end`` (as if the curve saturated there): the rise before a shoulder is read
-        on the whole curve, with its smoothing, up to the shoulder.
 
     Returns
     -------
@@ -173,7 +170,7 @@ def scaling_region(y, *, period=None, tolerance=0.1, min_points=6, grid=48, look
         h = w // 2 if w > 1 else 0  # where the smoothing window is complete: steps h .. K - (w - h)
         k_lo = h + int(np.argmin(ys[h: max(h + 1, K // 2 + 1)]))
         k_end, turned = first_saturation(ys, k_lo, look=max(w, 3, int(look)))
-        k_end = min(k_end, K - (w - h) if w > 1 else K, K if end is None else int(end))
+        k_end = min(k_end, K - (w - h) if w > 1 else K)
         if w == 1 or k_end - k_lo >= 3 * w:
             break
         w = max(1, (k_end - k_lo) // 3)  # the rise is short: smooth over a third of it, not a whole period
