@@ -407,14 +407,16 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
         # a shoulder or a curve that bends throughout: the reading depends on the window, and the interval spans
         # the slope of the earlier rise / of the rise after the fit (or of the stretch a moved fit passed over)
         early = shoulder(rep, period, window)
-        later = None if rep.passed_over is None else (None, rep.passed_over[2])
-        later = later_rise(rep, period) if later is None else later
+        if rep.passed_over is not None:
+            later, later_notes = rep.passed_over[2], [passed_over_note(rep, dt)]
+        else:
+            rise = later_rise(rep, period)
+            later, later_notes = (None, []) if rise is None else (rise[1], [still_rising_note(rep, rise[0])])
         high = high if early is None else max(high, early)
-        low = low if later is None else min(low, later[1])
+        low = low if later is None else min(low, later)
         notes += quality_notes(fits, index, members, low, high, saturated, n_steps)
         notes += [] if early is None else [shoulder_note(rep, early, dt)]
-        notes += [] if rep.passed_over is None else [passed_over_note(rep, dt)]
-        notes += [] if later is None or rep.passed_over is not None else [still_rising_note(rep, later[0])]
+        notes += later_notes
     for msg in notes:
         warnings.warn(f"max_lyapunov: {msg}", LyapunovWarning, stacklevel=2)
     steps = np.arange(n_steps + 1)

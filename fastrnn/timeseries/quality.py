@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scaling import earlier_rise, earlier_slope, smooth, smoothing_width, window_region
+from .scaling import earlier_rise, smooth, smoothing_width, window_region
 
 __all__ = ["NoScalingRegionError", "LyapunovWarning", "CurveFit", "consensus", "MIN_R2", "MIN_RISE", "SHORT_RISE",
            "WEAK_R2", "WEAK_RISE", "SHOULDER", "STILL_RISING", "shoulder", "shoulder_note", "before_shoulder",
@@ -170,11 +170,17 @@ def shoulder(rep, period, window):
     transient before a long clean region is the usual start of a curve, not a shoulder), after the first
     ``window`` steps (the embedding window).
     """
-    if not rep.slope > 0:
+    early = _shoulder_rise(rep.divergence, rep.fit_range[0], rep.slope, rep.rise, period, window)
+    return None if early is None else early[1]
+
+
+def _shoulder_rise(y, start, slope, rise, period, window):
+    """``(k0, slope)`` of the rise of curve ``y`` before step ``start`` where it is a shoulder of a fit there of
+    ``slope`` per step over ``rise`` e-folds (the test of :func:`shoulder`), else None."""
+    if not slope > 0:
         return None
-    early = earlier_slope(rep.divergence, rep.fit_range[0], period=period, skip=window,
-                          min_rise=max(0.5, 0.5 * rep.rise))
-    return None if early is None or early < SHOULDER * rep.slope else early
+    early = earlier_rise(y, start, period=period, skip=window, min_rise=max(0.5, 0.5 * rise))
+    return None if early is None or early[1] < SHOULDER * slope else early
 
 
 def before_shoulder(y, region, period, window):
@@ -197,10 +203,7 @@ def before_shoulder(y, region, period, window):
     e-fold) and steeper than the region; the interval of :func:`~fastrnn.timeseries.max_lyapunov` reaches down to
     the region passed over (:func:`passed_over_note`).
     """
-    if not region.slope > 0:
-        return None
-    early = earlier_rise(y, region.start, period=period, skip=window, min_rise=max(0.5, 0.5 * region.rise))
-    if early is None or early[1] < SHOULDER * region.slope:
+    if _shoulder_rise(y, region.start, region.slope, region.rise, period, window) is None:
         return None
     # the rise itself starts where the scaling region's search does: the lowest point after half a period
     k0 = earlier_rise(y, region.start, period=period, min_rise=0.0)[0]
