@@ -32,9 +32,12 @@ demo: native
 
 # The CUDA kernels are tested under Numba's CUDA simulator in a separate process, so the simulator never leaks into
 # the other tests (it must be enabled before numba is imported).
+# Both run on every core (pytest-xdist, one worker per core); a test file stays on one worker, so its module
+# fixtures are computed once.
+XDIST := -n auto --dist loadfile
 test: native
-	$(PY) -m pytest -q tests --ignore=tests/test_cuda.py --ignore=tests/test_shplrnn_cuda.py
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/test_cuda.py tests/test_shplrnn_cuda.py
+	$(PY) -m pytest -q $(XDIST) tests --ignore=tests/test_cuda.py --ignore=tests/test_shplrnn_cuda.py
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q $(XDIST) tests/test_cuda.py tests/test_shplrnn_cuda.py
 
 # Peers (JAX, PyTorch) for the comparisons; torch pinned to the CPU build (a plain `torch` pulls a multi-GB CUDA one).
 bench: native

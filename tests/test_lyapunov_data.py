@@ -1,6 +1,7 @@
 """lambda_max and tau from data (issue 13): no silent number without a positive exponent, EEG look-alikes
 (oscillatory chaos, delay-embedded into ~10 columns, a little noise), the result's interval and quality fields,
 and the divergence figure.  Fast: every series is short and seeded."""
+import functools
 import math
 import warnings
 
@@ -73,10 +74,16 @@ CASES_MET = [(0.01, 3, "column"), (0.02, 4, "column"), (0.02, 4, "joint"), (0.01
 CASES_OPEN = [c for c in CASES if c not in CASES_MET]
 
 
+@functools.lru_cache(maxsize=None)
+def _lookalike_reading(noise, seed, kind):
+    """`_tau_or_error` on one look-alike case, computed once per case for the tests below (seconds each)."""
+    X = _eeg_lookalike(noise, seed)
+    return _tau_or_error(X[:, 0] if kind == "column" else X, 0.05)
+
+
 @pytest.mark.parametrize("noise, seed, kind", CASES)
 def test_eeg_lookalike_is_never_silently_wrong(noise, seed, kind, rossler_reference):
-    X = _eeg_lookalike(noise, seed)
-    s, err, msgs = _tau_or_error(X[:, 0] if kind == "column" else X, 0.05)
+    s, err, msgs = _lookalike_reading(noise, seed, kind)
     tau_true = LN2 / rossler_reference / 0.05  # about 196 steps
     if err is None:
         ok = abs(s.tau / tau_true - 1) <= 0.25 and s.tau_low <= tau_true <= s.tau_high
@@ -87,10 +94,8 @@ def test_eeg_lookalike_is_never_silently_wrong(noise, seed, kind, rossler_refere
 
 
 def _lookalike_tau_within_25_percent(noise, seed, kind, rossler_reference):
-    X = _eeg_lookalike(noise, seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ts.LyapunovWarning)
-        s = ts.suggest_tau(X[:, 0] if kind == "column" else X, dt=0.05)
+    s, err, _ = _lookalike_reading(noise, seed, kind)
+    assert err is None, f"no tau: {err}"
     tau_true = LN2 / rossler_reference / 0.05
     assert s.tau == pytest.approx(tau_true, rel=0.25)
     assert s.tau_low <= tau_true <= s.tau_high
