@@ -279,6 +279,19 @@ def _estimate_caught(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
+def _noise_advice(args, series, est):
+    """Say that the noise level can be given where it could not be estimated (a coarsely sampled series) and the
+    estimate's warnings do not already say so."""
+    from .preprocessing import zscore
+    from .timeseries import finely_sampled
+
+    if (est.noise_sd is None and args.noise_sd is None and not args.no_noise_floor
+            and not finely_sampled(zscore(series)) and not any("--noise-sd" in w for w in est.warnings)):
+        _say(args.quiet, "the series is too coarsely sampled for its observation noise to be estimated, so no noise "
+                         "floor was subtracted; if it is noisy, pass its standard deviation with --noise-sd SIGMA "
+                         "(noise biases lambda_max low and tau long)")
+
+
 def _preprocess_steps(args):
     """The preprocessing steps named on the command line, in the order detrend -> cycle -> denoise."""
     steps = []
@@ -316,15 +329,17 @@ def _lyapunov_of_data(args):
         _say(args.quiet, "preprocessing: " + " -> ".join(s["op"] for s in steps))
         x = preprocess(x, steps)
     _say(args.quiet, f"lambda_max of {args.source} ({x.shape[0]} samples, {x.shape[1]} column(s), dt = {dt}) ...")
-    sug = _estimate_caught(suggest_tau, x if args.joint else x[:, 0], dt=dt, method=args.method,
+    series = x if args.joint else x[:, 0]
+    sug = _estimate_caught(suggest_tau, series, dt=dt, method=args.method,
                            transverse=True if args.transverse else None,
-                           noise_floor=False if args.no_noise_floor else None)
+                           noise_floor=False if args.no_noise_floor else args.noise_sd)
     est = sug.estimate
     _warn("lyapunov", est.warnings)
+    _noise_advice(args, series, est)
     if est.noise_sd is not None:
+        source = "as given (--noise-sd)" if args.noise_sd is not None else "estimated (--no-noise-floor to keep it)"
         _say(args.quiet, f"observation noise of about {', '.join(f'{v:.3g}' for v in est.noise_sd)} standard "
-                         f"deviations: its floor was subtracted from the neighbour distances (--no-noise-floor "
-                         f"to keep it)")
+                         f"deviations, {source}: its floor was subtracted from the neighbour distances")
     _say(args.quiet, f"lambda_max = {est.lambda_max:.4g} [{est.lambda_low:.4g}, {est.lambda_high:.4g}] per time unit; "
                      f"tau = {sug.tau} steps [{sug.tau_low}, {sug.tau_high}], tau_pred = {sug.tau_pred:.4g} "
                      f"[{sug.tau_pred_low:.4g}, {sug.tau_pred_high:.4g}] time units")
@@ -559,9 +574,14 @@ def build_parser():
                    help="data (flows): measure neighbour separations across the flow at every step, which "
                         "removes a slowly growing phase lag (phase-coherent oscillators such as Rössler); "
                         "default: only where a noise floor is subtracted")
-    p.add_argument("--no-noise-floor", action="store_true",
-                   help="data: do not subtract the floor of observation noise estimated in a finely sampled "
-                        "series (default: subtracted when the noise is at least 0.5 %% of the spread)")
+    noise = p.add_mutually_exclusive_group()
+    noise.add_argument("--no-noise-floor", action="store_true",
+                       help="data: do not subtract the floor of observation noise estimated in a finely sampled "
+                            "series (default: subtracted when the noise is at least 0.5 %% of the spread)")
+    noise.add_argument("--noise-sd", type=float, default=None, metavar="SIGMA",
+                       help="data: the observation noise's standard deviation, in units of the series' standard "
+                            "deviation (e.g. 0.02 for 2 %%); its floor is subtracted. For series too coarsely "
+                            "sampled for the noise to be estimated")
     add_preprocessing_options(p, "before lambda_max")
     p.add_argument("--plot", default=None, help="data: write the divergence curve with its fit to this image")
     p.add_argument("--seed", type=int, default=0)

@@ -14,12 +14,12 @@ from fastrnn import timeseries as ts
 LN2 = math.log(2.0)
 
 
-def _tau_or_error(x, dt):
+def _tau_or_error(x, dt, **kwargs):
     """(suggestion or None, the error or None, the LyapunovWarning messages issued)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            s = ts.suggest_tau(x, dt=dt)
+            s = ts.suggest_tau(x, dt=dt, **kwargs)
             err = None
         except ValueError as exc:
             s, err = None, exc
@@ -330,3 +330,19 @@ def test_a_shoulder_whose_first_rise_is_short_is_read_over_the_whole_rise(rossle
     assert e.lambda_max == pytest.approx(rossler_reference, rel=0.1)
     assert e.lambda_low <= rossler_reference <= e.lambda_high
     assert any("bends throughout" in str(w.message) for w in caught)
+
+
+def test_a_coarsely_sampled_noisy_series_asks_for_the_noise_level_and_reads_it_given(rossler_reference):
+    # Rössler x at 31 samples per period (dt 0.2, as an EEG is sampled against its rhythm), 6000 samples, 2 % noise:
+    # too coarse for noise_level, so no floor is subtracted and the short rise reads tau far too long
+    x = systems.rossler(24000, dt=0.05, rng=3)[::4, 0]
+    x = x + 0.02 * x.std() * np.random.default_rng(103).standard_normal(x.size)
+    tau_true = LN2 / rossler_reference / 0.2  # about 49 steps
+    s, err, msgs = _tau_or_error(x, 0.2)
+    assert err is None and s.estimate.noise_sd is None
+    assert s.tau > 1.25 * tau_true
+    assert any("noise_floor=SIGMA" in m for m in msgs)  # ... and the warning says what to pass
+    given, err, msgs = _tau_or_error(x, 0.2, noise_floor=0.02)
+    assert err is None and given.estimate.noise_sd.tolist() == [0.02]
+    assert given.tau == pytest.approx(tau_true, rel=0.25) and given.tau_low <= tau_true <= given.tau_high
+    assert not any("noise_floor=SIGMA" in m for m in msgs)
