@@ -279,19 +279,6 @@ def _estimate_caught(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
-def _noise_advice(args, series, est):
-    """Say that the noise level can be given where it could not be estimated (a coarsely sampled series) and the
-    estimate's warnings do not already say so."""
-    from .preprocessing import zscore
-    from .timeseries import finely_sampled
-
-    if (est.noise_sd is None and args.noise_sd is None and not args.no_noise_floor
-            and not finely_sampled(zscore(series)) and not any("--noise-sd" in w for w in est.warnings)):
-        _say(args.quiet, "the series is too coarsely sampled for its observation noise to be estimated, so no noise "
-                         "floor was subtracted; if it is noisy, pass its standard deviation with --noise-sd SIGMA "
-                         "(noise biases lambda_max low and tau long)")
-
-
 def _preprocess_steps(args):
     """The preprocessing steps named on the command line, in the order detrend -> cycle -> denoise."""
     steps = []
@@ -335,7 +322,6 @@ def _lyapunov_of_data(args):
                            noise_floor=False if args.no_noise_floor else args.noise_sd)
     est = sug.estimate
     _warn("lyapunov", est.warnings)
-    _noise_advice(args, series, est)
     if est.noise_sd is not None:
         source = "as given (--noise-sd)" if args.noise_sd is not None else "estimated (--no-noise-floor to keep it)"
         _say(args.quiet, f"observation noise of about {', '.join(f'{v:.3g}' for v in est.noise_sd)} standard "

@@ -268,21 +268,22 @@ def test_lyapunov_of_data_reports_interval_warnings_and_preprocessing(tmp_path, 
     assert code == 1 and "--detrend-window" in err[0]
 
 
-def test_lyapunov_takes_the_noise_level_of_a_coarsely_sampled_series(tmp_path, capsys):
-    # Rössler x at 31 samples per period with 2 % noise: too coarse for the noise to be estimated
+def test_lyapunov_estimates_or_takes_the_noise_level_of_a_coarsely_sampled_series(tmp_path, capsys):
+    # Rössler x at 31 samples per period with 2 % noise: the noise is estimated by local interpolation
     x = systems.rossler(24000, dt=0.05, rng=3)[::4, 0]
     path = tmp_path / "coarse.csv"
     np.savetxt(path, x + 0.02 * x.std() * np.random.default_rng(103).standard_normal(x.size))
     code, out, err = run(["lyapunov", str(path), "--dt", "0.2"], capsys)
     default = json.loads(out[out.index("{"):])
-    assert code == 0 and default["noise_sd"] is None
-    assert sum("--noise-sd SIGMA" in line for line in err) == 1  # the advice, once (a warning or a note)
-    code, out, err = run(["lyapunov", str(path), "--dt", "0.2", "--noise-sd", "0.02"], capsys)
+    assert code == 0 and default["noise_sd"][0] == pytest.approx(0.02, rel=0.1)
+    assert any("standard deviations, estimated (--no-noise-floor" in line for line in err)
+    code, out, err = run(["lyapunov", str(path), "--dt", "0.2", "--noise-sd", "0.03"], capsys)
     given = json.loads(out[out.index("{"):])
-    assert code == 0 and given["noise_sd"] == [0.02] and given["transverse"]
-    assert any("0.02 standard deviations, as given (--noise-sd)" in line for line in err)
-    assert not any("--noise-sd SIGMA" in line for line in err)
-    assert given["tau_steps"] < 0.8 * default["tau_steps"]  # the noise no longer holds the curve down
+    assert code == 0 and given["noise_sd"] == [0.03] and given["transverse"]
+    assert any("0.03 standard deviations, as given (--noise-sd)" in line for line in err)
+    code, out, _ = run(["lyapunov", str(path), "--dt", "0.2", "--no-noise-floor", "--quiet"], capsys)
+    plain = json.loads(out)
+    assert code == 0 and plain["noise_sd"] is None and plain["tau_steps"] > 1.25 * default["tau_steps"]
     code, _, err = run(["lyapunov", str(path), "--noise-sd", "0.02", "--no-noise-floor"], capsys)
     assert code == 2 and "not allowed with" in "".join(err)
     code, _, err = run(["lyapunov", str(path), "--noise-sd", "-0.1", "--quiet"], capsys)

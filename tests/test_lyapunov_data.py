@@ -332,17 +332,26 @@ def test_a_shoulder_whose_first_rise_is_short_is_read_over_the_whole_rise(rossle
     assert any("bends throughout" in str(w.message) for w in caught)
 
 
-def test_a_coarsely_sampled_noisy_series_asks_for_the_noise_level_and_reads_it_given(rossler_reference):
+def test_the_noise_of_a_coarsely_sampled_series_is_estimated_and_its_floor_subtracted(rossler_reference):
     # Rössler x at 31 samples per period (dt 0.2, as an EEG is sampled against its rhythm), 6000 samples, 2 % noise:
-    # too coarse for noise_level, so no floor is subtracted and the short rise reads tau far too long
+    # too coarse for the structure function; the local interpolation estimate reads the noise
     x = systems.rossler(24000, dt=0.05, rng=3)[::4, 0]
     x = x + 0.02 * x.std() * np.random.default_rng(103).standard_normal(x.size)
     tau_true = LN2 / rossler_reference / 0.2  # about 49 steps
-    s, err, msgs = _tau_or_error(x, 0.2)
-    assert err is None and s.estimate.noise_sd is None
-    assert s.tau > 1.25 * tau_true
-    assert any("noise_floor=SIGMA" in m for m in msgs)  # ... and the warning says what to pass
-    given, err, msgs = _tau_or_error(x, 0.2, noise_floor=0.02)
+    s, err, _ = _tau_or_error(x, 0.2)
+    assert err is None and s.estimate.noise_sd[0] == pytest.approx(0.02, rel=0.1) and s.estimate.transverse
+    assert s.tau == pytest.approx(tau_true, rel=0.25) and s.tau_low <= tau_true <= s.tau_high
+    plain, err, _ = _tau_or_error(x, 0.2, noise_floor=False)  # without the floor the noise holds the curve down
+    assert err is None and plain.estimate.noise_sd is None and plain.tau > 1.25 * tau_true
+    given, err, _ = _tau_or_error(x, 0.2, noise_floor=0.02)  # a known noise level is used as given
     assert err is None and given.estimate.noise_sd.tolist() == [0.02]
-    assert given.tau == pytest.approx(tau_true, rel=0.25) and given.tau_low <= tau_true <= given.tau_high
-    assert not any("noise_floor=SIGMA" in m for m in msgs)
+    assert given.tau == pytest.approx(tau_true, rel=0.25)
+
+
+def test_a_weak_region_past_a_much_steeper_rise_is_refused():
+    # the Duffing map's x with 2 % noise, the floor subtracted: the curves rise steeply over the first steps and
+    # bend, no curve is credible, and the only weak stretch is the slow approach to saturation (1 % of lambda)
+    x = systems.duffing_map(20000, rng=1)[:, 0]
+    x = x + 0.02 * x.std() * np.random.default_rng(7).standard_normal(x.size)
+    s, err, _ = _tau_or_error(x, 1.0)
+    assert isinstance(err, ts.NoScalingRegionError) and "steeper" in str(err) and "fit_range" in str(err)

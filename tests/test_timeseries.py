@@ -246,6 +246,42 @@ def test_noise_level_reads_white_noise_and_not_a_smooth_signal():
         ts.noise_level(two[:10])
 
 
+def naive_interpolation_noise(x, context=2, k=20):
+    """Loop twin of noise_level(method="interpolation") for one column: brute-force neighbours of every time's
+    two-sided context (more than 2 * context samples away), a least-squares local linear model per time."""
+    times = list(range(context, len(x) - context))
+    ctx = np.array([[x[t + o] for o in range(-context, context + 1) if o != 0] for t in times])
+    r2, gain = [], []
+    for i, t in enumerate(times):
+        d = np.sum((ctx - ctx[i]) ** 2, axis=1)
+        order = [j for j in np.argsort(d, kind="stable") if abs(j - i) > 2 * context][:k]
+        A = np.column_stack([np.ones(len(order)), ctx[order] - ctx[i]])
+        coef = np.linalg.lstsq(A, np.array([x[times[j]] for j in order]), rcond=None)[0]
+        r2.append((x[t] - coef[0]) ** 2)
+        gain.append(1.0 + np.sum(coef[1:] ** 2))
+    return math.sqrt(np.mean(r2) / np.mean(gain))
+
+
+def test_interpolation_noise_level_matches_its_loop_and_reads_coarse_series_and_maps():
+    x = systems.henon(700, rng=3)[:, 0] + 0.03 * np.random.default_rng(4).standard_normal(700)
+    assert ts.noise_level(x, method="interpolation")[0] == pytest.approx(naive_interpolation_noise(x), rel=1e-9)
+    rng = np.random.default_rng(5)
+    for series in (systems.rossler(9000 * 4, dt=0.05, rng=2)[::4, 0],    # 31 samples per period
+                   systems.lorenz(9000 * 5, dt=0.01, rng=1)[::5, 0],     # 15 samples per period
+                   systems.henon(9000, rng=1)[:, 0]):
+        z = (series - series.mean()) / series.std()
+        assert ts.noise_level(z, method="interpolation")[0] < 0.001
+        noisy = np.stack([z + 0.02 * rng.standard_normal(z.size), z + 0.05 * rng.standard_normal(z.size)], axis=1)
+        np.testing.assert_allclose(ts.noise_level(noisy, method="interpolation"), [0.02, 0.05], rtol=0.12)
+        assert ts.noise_level(z)[0] > 0.01  # where the structure function reads the clean signal as noise
+    with pytest.raises(ValueError, match="method must be 'structure' or 'interpolation'"):
+        ts.noise_level(x, method="pca")
+    with pytest.raises(ValueError, match="T > 80"):
+        ts.noise_level(x[:50], method="interpolation")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        ts.noise_level(np.where(np.arange(700) == 9, np.nan, x), method="interpolation")
+
+
 def test_noise_floor_is_automatic_for_noisy_flows_and_validated():
     x = systems.rossler(20000, dt=0.05, rng=0, noise=0.02)[:, 0]
     with warnings.catch_warnings():
@@ -359,14 +395,18 @@ def test_lorenz_x_lambda_within_10_percent_per_time_unit(lorenz_estimate):
     assert 0 < est.stderr < 0.01
 
 
-def test_observation_noise_biases_the_estimate_low_but_moderately():
-    # 1 % observation noise (std relative to the signal's): measured about -15 % (logistic) and -20 % (Henon)
+def test_observation_noise_biases_the_estimate_low_unless_its_floor_is_subtracted():
+    # 1 % observation noise (std relative to the signal's) on maps: without the floor about -15 % (logistic) and
+    # -20 % (Henon); the floor of the noise estimated by local interpolation removes most of that bias
     for gen, ref in ((systems.logistic, LN2), (systems.henon, HENON_LAMBDA)):
         x = gen(20000, rng=1, noise=0.01)[:, 0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
+            plain = ts.max_lyapunov(x, noise_floor=False)
             est = ts.max_lyapunov(x)
-        assert 0.7 * ref < est.lambda_max < ref
+        assert 0.7 * ref < plain.lambda_max < ref
+        assert est.noise_sd[0] == pytest.approx(0.01, rel=0.2)
+        assert est.lambda_max == pytest.approx(ref, rel=0.1) and plain.lambda_max < est.lambda_max
 
 
 def test_multivariate_series_is_one_joint_state(lorenz_xyz):

@@ -9,7 +9,7 @@ from numba import njit, prange
 
 from .neighbours import neighbour_sets, reference_points
 
-__all__ = ["FLOOR_CLIP", "divergence_curve", "divergence_from_sets", "flow_offsets", "noise_level"]
+__all__ = ["FLOOR_CLIP", "NOISE_MIN_SAMPLES", "divergence_curve", "divergence_from_sets", "flow_offsets", "noise_level"]
 
 #: the noise-floor-corrected squared distance is kept at least this fraction of the floor (pairs still inside the
 #: noise contribute a constant instead of the log of a negative number)
@@ -234,27 +234,43 @@ def _divergence_kernel(Y, ref, indptr, indices, offsets, n_steps, transverse, fl
     return out, cnt
 
 
-def noise_level(z, max_lag=6):
-    """Standard deviation of white observation noise in each column of a finely sampled series.
+def noise_level(z, max_lag=6, *, method="structure"):
+    """Standard deviation of white observation noise in each column of a series.
 
-    The structure function ``D(L) = mean((z[t + L] - z[t])**2)`` of a smooth signal plus independent noise of
-    variance ``s**2`` is ``2 s**2 + c1 L**2 + c2 L**4 + c3 L**6 + ...`` for small lags; a least-squares fit over
-    ``L = 1 .. max_lag`` gives ``2 s**2`` as the intercept.  On the noise-free flows of the validation panel it
-    reads at most 0.004 standard deviations; with 2 % noise, 0.020-0.021.  Meaningful only where the signal is smooth over
-    ``max_lag`` samples (a flow sampled finely: :func:`~fastrnn.timeseries.finely_sampled`); filtered (coloured)
-    noise is smooth too and reads as signal.
+    ``method="structure"`` (for a finely sampled series): the structure function
+    ``D(L) = mean((z[t + L] - z[t])**2)`` of a smooth signal plus independent noise of variance ``s**2`` is
+    ``2 s**2 + c1 L**2 + c2 L**4 + c3 L**6 + ...`` for small lags; a least-squares fit over ``L = 1 .. max_lag``
+    gives ``2 s**2`` as the intercept.  On the noise-free flows of the validation panel it reads at most 0.004
+    standard deviations; with 2 % noise, 0.020-0.021.  Meaningful only where the signal is smooth over ``max_lag``
+    samples (a flow sampled finely: :func:`~fastrnn.timeseries.finely_sampled`); filtered (coloured) noise is
+    smooth too and reads as signal.
+
+    ``method="interpolation"`` (any sampling, maps included): every sample of a deterministic signal is a smooth
+    function of the samples around it.  For :data:`NOISE_REFERENCES` reference times ``t`` evenly spaced, the
+    :data:`NOISE_NEIGHBOURS` times whose context ``z[t-2], z[t-1], z[t+1], z[t+2]`` is nearest (more than 4
+    samples away, so that no noise term is shared) give a local linear model of ``z[t]`` on its context; its
+    residual at ``t`` has variance ``s**2 (1 + |w|**2)`` for the model's weights ``w`` (the noise of ``z[t]`` and
+    of the context it is read from), so ``s**2`` is the mean squared residual over the mean ``1 + |w|**2``.  The
+    model's own error vanishes as the neighbourhood shrinks, so a clean signal reads near 0.  Measured (9259
+    samples, z-scored): noise-free Rössler x at 124, 31 and 18 samples per period, Lorenz x at 15 and Hénon x
+    read at most 0.0002; with 2 % noise 0.0197-0.0209; with 5 % 0.044-0.050.  Where a scalar context does not
+    resolve the dynamics the model error reads as noise: on the validation panel's noise-free series, 0.0051
+    (the Duffing map's second iterate), 0.0091 (Lorenz-96 subsampled) and 0.046 (the Ikeda map's second
+    iterate); the others at most 0.0038.  Filtered noise is partly predictable from its context and reads low.
 
     Parameters
     ----------
     z : array_like, shape (T,) or (T, D)
         The series (any scaling; the result is in the same units).
     max_lag : int, default 6
-        Largest lag of the fit (at least 5; the fit has 4 coefficients).
+        Largest lag of the structure-function fit (at least 5; the fit has 4 coefficients).
+    method : {"structure", "interpolation"}, default "structure"
+        See above.
 
     Returns
     -------
     numpy.ndarray, shape (D,)
-        The noise standard deviation per column (0 where the intercept is negative).
+        The noise standard deviation per column (0 where the estimate is negative).
 
     Examples
     --------
@@ -266,12 +282,50 @@ def noise_level(z, max_lag=6):
     """
     z = np.asarray(z, dtype=np.float64)
     z = z.reshape(-1, 1) if z.ndim == 1 else z
+    if method not in ("structure", "interpolation"):
+        raise ValueError(f"method must be 'structure' or 'interpolation', got {method!r}")
     if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) or max_lag < 5:
         raise ValueError(f"max_lag must be an integer >= 5, got {max_lag!r}")
-    if z.ndim != 2 or z.shape[0] <= 2 * max_lag:
-        raise ValueError(f"z must be (T,) or (T, D) with T > {2 * max_lag}, got shape {z.shape}")
+    n_min = 2 * max_lag if method == "structure" else NOISE_MIN_SAMPLES
+    if z.ndim != 2 or z.shape[0] <= n_min:
+        raise ValueError(f"z must be (T,) or (T, D) with T > {n_min}, got shape {z.shape}")
+    if not np.all(np.isfinite(z)):
+        raise ValueError("z has NaN or inf values; remove or fill them first")
+    if method == "interpolation":
+        return np.array([_interpolation_noise(np.ascontiguousarray(c)) for c in z.T])
     L = np.arange(1, max_lag + 1, dtype=np.float64)
     A = np.stack([np.ones_like(L), L ** 2, L ** 4, L ** 6], axis=1)
     D = np.stack([np.mean((z[l:] - z[:-l]) ** 2, axis=0) for l in range(1, max_lag + 1)])  # (max_lag, D)
     intercept = np.linalg.lstsq(A, D, rcond=None)[0][0]
     return np.sqrt(np.maximum(intercept, 0.0) / 2.0)
+
+
+#: reference times and neighbours of the ``interpolation`` noise estimate (:func:`noise_level`)
+NOISE_REFERENCES = 3000
+NOISE_NEIGHBOURS = 20
+#: the ``interpolation`` estimate needs more samples than this
+NOISE_MIN_SAMPLES = 4 * NOISE_NEIGHBOURS
+_CONTEXT = 2  # samples on either side of the interpolated one
+
+
+def _interpolation_noise(x):
+    """The ``interpolation`` estimate of :func:`noise_level` for one column ``x``."""
+    from scipy.spatial import cKDTree
+
+    c = _CONTEXT
+    times = np.arange(c, x.size - c)
+    offsets = [o for o in range(-c, c + 1) if o != 0]
+    context = np.stack([x[times + o] for o in offsets], axis=1)  # (n, 2c)
+    target = x[times]
+    refs = reference_points(times.size, NOISE_REFERENCES)
+    exclude = 2 * c  # neighbours closer in time share a noise term with the reference's context or target
+    _, found = cKDTree(context).query(context[refs], k=min(times.size, NOISE_NEIGHBOURS + 2 * exclude + 1))
+    valid = np.abs(found - refs[:, None]) > exclude
+    order = np.argsort(~valid, axis=1, kind="stable")[:, :NOISE_NEIGHBOURS]  # the nearest valid ones, in order
+    nb = np.take_along_axis(found, order, axis=1)
+    A = np.concatenate([np.ones(nb.shape + (1,)), context[nb] - context[refs][:, None, :]], axis=2)
+    AtA = np.einsum("rki,rkj->rij", A, A) + 1e-12 * np.eye(A.shape[2])
+    coef = np.linalg.solve(AtA, np.einsum("rki,rk->ri", A, target[nb])[..., None])[..., 0]
+    residual = target[refs] - coef[:, 0]
+    gain = 1.0 + np.sum(coef[:, 1:] ** 2, axis=1)
+    return float(np.sqrt(np.mean(residual ** 2) / np.mean(gain)))

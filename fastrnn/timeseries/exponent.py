@@ -13,14 +13,14 @@ import numpy as np
 from ..preprocessing import zscore
 from ..validation import check_float, check_int
 from ._series import as_series, optional_int
-from .divergence import noise_level
+from .divergence import NOISE_MIN_SAMPLES, noise_level
 from .curves import MULTI_REFS, candidate_dimensions, curve_family, curve_length, e2_flatness, min_reference
 from .embedding import embed_array, estimate_delay, oscillation_period_steps
 from .figure import plot_divergence
 from .neighbours import theiler_window
 from .quality import (MIN_R2, MIN_RISE, WEAK_R2, WEAK_RISE, CurveFit, LyapunovWarning, NoScalingRegionError,
-                      before_shoulder, consensus, later_rise, noise_unknown_note, passed_over_note, quality_notes,
-                      shoulder, shoulder_note, still_rising_note)
+                      before_shoulder, consensus, later_rise, passed_over_note, quality_notes, shoulder, shoulder_note,
+                      still_rising_note)
 from .resampling import MISSED_REGIONS, N_RESAMPLES, curve_bootstrap
 from .scaling import fit_line, scaling_region
 
@@ -214,10 +214,7 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
        over at least half an e-fold and half the region's rise; a bend: 1.5x the region's e-folds still to
        come; :func:`fastrnn.timeseries.quality.shoulder`, :func:`~fastrnn.timeseries.quality.later_rise`).
        Reasons to doubt it (a short region, disagreeing curves, a curve that did not saturate, ...) are returned in
-       ``warnings`` and issued as :class:`LyapunovWarning`.  A short region in a series too coarsely sampled for
-       the noise to be estimated also asks for the noise level (``noise_floor``): on Rössler x sampled at 17-31
-       samples per period with 2-5 % noise the default reads tau 48-130 % too long, the true noise level given
-       4-29 % (:func:`fastrnn.timeseries.quality.noise_unknown_note`).
+       ``warnings`` and issued as :class:`LyapunovWarning`.
 
     Parameters
     ----------
@@ -266,14 +263,17 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
         reads Lorenz +15 % (plain -5 %), Chen and Halvorsen +8..11 % (``docs/lyapunov_panel.md``).
     noise_floor : None, False, float or sequence of float
         Observation noise: every squared neighbour distance is reduced by the mean that independent noise adds
-        to it (``2 sigma^2`` per delay coordinate) before its log is taken.  ``None`` (default): for a finely
-        sampled series, ``sigma`` per column is estimated by :func:`~fastrnn.timeseries.noise_level`, and the
-        floor is subtracted (with ``transverse``) when it is at least :data:`NOISE_MIN` in some column; a
+        to it (``2 sigma^2`` per delay coordinate) before its log is taken.  ``None`` (default): ``sigma`` per
+        column is estimated by :func:`~fastrnn.timeseries.noise_level` (the structure function for a finely
+        sampled series, the local interpolation otherwise), and the floor is subtracted (with ``transverse``)
+        when it is at least :data:`NOISE_MIN` in some column; a
         float or one value per column: that standard deviation, in z-scored units; ``False``: never.  The
         values used are the result's ``noise_sd``.  On the panel's finely sampled flows at 2 and 5 % noise
         every estimate moved towards the reference (Rössler 2 %: -38 -> -18 %, 5 %: -50 -> -24 %; Lorenz 5 %:
         -18 -> +6 %); plain subtraction without the transverse distance over-corrects the start of the curve
-        (Lorenz 2 %: +46 %).
+        (Lorenz 2 %: +46 %).  On coarsely sampled series and maps (the interpolation estimate) the panel's 5 %
+        row went from 8 to 13 of 17 within 20 %, and Lorenz x at 12-25 samples per period with 2-5 % noise from
+        +18..+33 % to -10..-6 %.
 
     Returns
     -------
@@ -384,6 +384,12 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
             raise _no_region_error(fits) from None
         if weak:
             index = max(weak, key=lambda i: (fits[i].rise, -i))
+            early = shoulder(fits[index], period, (fits[index].dim - 1) * lag)
+            if early is not None:
+                # a weak region past a much steeper rise is the slow approach to saturation, not the exponent
+                raise _no_region_error(fits, f"the best weak region ({fits[index].label()}, steps "
+                                             f"{fits[index].fit_range[0]} to {fits[index].fit_range[1] - 1}) lies "
+                                             f"past a rise {early / fits[index].slope:.1f}x steeper") from None
             members, low, high = _weak_interval(fits, weak, index)
             notes.append(f"no curve has a credible scaling region (R^2 >= {MIN_R2}, >= {MIN_RISE:g} e-fold); the "
                          f"estimate is the weak region of {fits[index].label()} ({fits[index].rise:.2f} e-folds, "
@@ -420,8 +426,6 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
         notes += quality_notes(fits, index, members, low, high, saturated, n_steps)
         notes += [] if early is None else [shoulder_note(rep, early, dt)]
         notes += later_notes
-        unknown = noise_unknown_note(rep) if noise_floor is None and not fine else None
-        notes += [] if unknown is None else [unknown]
     for msg in notes:
         warnings.warn(f"max_lyapunov: {msg}", LyapunovWarning, stacklevel=2)
     steps = np.arange(n_steps + 1)
@@ -460,9 +464,9 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
 def _noise_floor(noise_floor, z, fine):
     """The noise standard deviation per column whose floor the curves subtract, or None."""
     if noise_floor is None:
-        if not fine:
-            return None
-        sd = noise_level(z)
+        if not fine and z.shape[0] <= NOISE_MIN_SAMPLES:
+            return None  # too short to estimate; the checks that follow say why it is too short
+        sd = noise_level(z, method="structure" if fine else "interpolation")
         return sd if float(sd.max()) >= NOISE_MIN else None
     if isinstance(noise_floor, (bool, np.bool_)):
         if not noise_floor:
@@ -601,9 +605,9 @@ def _closest_dim(fits, m):
     return min(ok, key=lambda i: (abs(fits[i].dim - m), i))
 
 
-def _no_region_error(fits):
-    """The :class:`NoScalingRegionError` that lists why every curve failed and what to try."""
-    why = "; ".join(f"{f.label()}: {f.note}" for f in fits)
+def _no_region_error(fits, also=None):
+    """The :class:`NoScalingRegionError` that lists why every curve failed (and ``also``) and what to try."""
+    why = "; ".join(f"{f.label()}: {f.note}" for f in fits) + ("" if also is None else f"; {also}")
     return NoScalingRegionError(
         f"no credible scaling region in the divergence curves ({why}). A careful analyst would not read an "
         f"exponent here: the series may have no positive Lyapunov exponent (noise, a periodic or quasi-periodic "

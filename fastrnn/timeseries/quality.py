@@ -27,7 +27,7 @@ from .scaling import earlier_rise, smooth, smoothing_width, window_region
 
 __all__ = ["NoScalingRegionError", "LyapunovWarning", "CurveFit", "consensus", "MIN_R2", "MIN_RISE", "SHORT_RISE",
            "WEAK_R2", "WEAK_RISE", "SHOULDER", "STILL_RISING", "shoulder", "shoulder_note", "before_shoulder",
-           "passed_over_note", "later_rise", "still_rising_note", "quality_notes", "noise_unknown_note"]
+           "passed_over_note", "later_rise", "still_rising_note", "quality_notes"]
 
 #: fits with a lower coefficient of determination (on the raw curve) are not credible
 MIN_R2 = 0.9
@@ -303,14 +303,3 @@ def quality_notes(fits, index, members, low, high, saturated, n_steps):
         notes.append(f"the interval is wide: per-step slopes {low:.4g} .. {high:.4g} around {rep.slope:.4g}")
     return notes
 
-
-def noise_unknown_note(rep):
-    """The advice for a short or weak scaling region (``rep``, a :class:`CurveFit`) of a series too coarsely sampled
-    for :func:`~fastrnn.timeseries.noise_level`, else None: observation noise flattens the start of the curve and
-    biases the slope low, and only the user can say how much noise there is."""
-    if rep.rise >= SHORT_RISE:
-        return None
-    return ("the series is too coarsely sampled for its observation noise to be estimated, so no noise floor was "
-            "subtracted; if it is noisy (a measured series), the short rise may be the noise's doing - pass its "
-            "standard deviation as noise_floor=SIGMA (in units of the series' standard deviation; `fastrnn "
-            "lyapunov --noise-sd SIGMA`)")
