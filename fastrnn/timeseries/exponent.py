@@ -182,7 +182,9 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
        ``E1`` stops changing to two above it, at most one above Cao's dimension).  Cao's ``E2`` is read at
        the delay and at delay 1: within 0.05 of 1 at both (stochastic) the series is refused, within 0.1 it is
        a warning; flat only at the estimated delay, delay 1 is used.  With no credible curve, a weak one
-       (R^2 >= 0.8, >= 0.2 e-folds, ending after one embedding window) gives the estimate, with a warning.  A ``(T, D)`` series is embedded as one joint state (all columns delayed together; ``dim=1`` is
+       (R^2 >= 0.8, >= 0.2 e-folds, ending after one embedding window) gives the estimate, with a warning,
+       unless it lies past a rise 1.5x steeper (the shoulder test): that is the slow approach to saturation,
+       and the series is refused.  A ``(T, D)`` series is embedded as one joint state (all columns delayed together; ``dim=1`` is
        the measured state).
     2. For every reference vector ``y_i`` the neighbours ``U_i`` are found with a KD-tree (exact; temporal
        neighbours with ``|i - j| <= theiler`` and exact duplicates are excluded).  ``method="rosenstein"``: the
