@@ -316,8 +316,7 @@ def _lyapunov_of_data(args):
         _say(args.quiet, "preprocessing: " + " -> ".join(s["op"] for s in steps))
         x = preprocess(x, steps)
     _say(args.quiet, f"lambda_max of {args.source} ({x.shape[0]} samples, {x.shape[1]} column(s), dt = {dt}) ...")
-    series = x if args.joint else x[:, 0]
-    sug = _estimate_caught(suggest_tau, series, dt=dt, method=args.method,
+    sug = _estimate_caught(suggest_tau, x if args.joint else x[:, 0], dt=dt, method=args.method,
                            transverse=True if args.transverse else None,
                            noise_floor=False if args.no_noise_floor else args.noise_sd)
     est = sug.estimate
@@ -562,12 +561,11 @@ def build_parser():
                         "default: only where a noise floor is subtracted")
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("--no-noise-floor", action="store_true",
-                       help="data: do not subtract the floor of observation noise estimated in a finely sampled "
-                            "series (default: subtracted when the noise is at least 0.5 %% of the spread)")
+                       help="data: do not subtract the floor of the observation noise estimated in the series "
+                            "(default: subtracted when the noise is at least 0.5 %% of the spread)")
     noise.add_argument("--noise-sd", type=float, default=None, metavar="SIGMA",
-                       help="data: the observation noise's standard deviation, in units of the series' standard "
-                            "deviation (e.g. 0.02 for 2 %%); its floor is subtracted. For series too coarsely "
-                            "sampled for the noise to be estimated")
+                       help="data: a known standard deviation of the observation noise, in units of the series' "
+                            "standard deviation (e.g. 0.02 for 2 %%), used instead of the estimated one")
     add_preprocessing_options(p, "before lambda_max")
     p.add_argument("--plot", default=None, help="data: write the divergence curve with its fit to this image")
     p.add_argument("--seed", type=int, default=0)

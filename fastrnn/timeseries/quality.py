@@ -302,4 +302,3 @@ def quality_notes(fits, index, members, low, high, saturated, n_steps):
     if rep.slope > 0 and (high - low) / rep.slope > 0.5:
         notes.append(f"the interval is wide: per-step slopes {low:.4g} .. {high:.4g} around {rep.slope:.4g}")
     return notes
-
