@@ -256,7 +256,9 @@ def noise_level(z, max_lag=6, *, method="structure"):
     read at most 0.0002; with 2 % noise 0.0197-0.0209; with 5 % 0.044-0.050.  Where a scalar context does not
     resolve the dynamics the model error reads as noise: on the validation panel's noise-free series, 0.0051
     (the Duffing map's second iterate), 0.0091 (Lorenz-96 subsampled) and 0.046 (the Ikeda map's second
-    iterate); the others at most 0.0038.  Filtered noise is partly predictable from its context and reads low.
+    iterate); the others at most 0.0038.  Filtered noise is partly predictable from its context and reads low,
+    and so does a series that is mostly noise, whose local models fit the noise (white noise reads 0.46): the
+    estimate is meant for a deterministic signal with a small noise.
 
     Parameters
     ----------
