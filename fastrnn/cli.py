@@ -412,8 +412,8 @@ def _cmd_demo(args):
     common = dict(quiet=args.quiet, n_workers=args.workers, fresh=args.fresh, seed=args.seed,
                   scheduler=args.scheduler, **_settings_from(args))
     if args.data is None:
-        given = [f"--{k.replace('_', '-')}" for k in ("dt", "column", "embed", "detrend", "cycle", "denoise")
-                 if getattr(args, k) is not None]
+        given = [f"--{k.replace('_', '-')}" for k in ("dt", "column", "embed", "detrend", "cycle", "denoise",
+                                                      "noise_sd") if getattr(args, k) is not None]
         if given:
             raise CommandError(f"{', '.join(given)} apply to a data file: add --data FILE (without it, the demo is "
                                f"the Lorenz demo)")
@@ -424,7 +424,8 @@ def _cmd_demo(args):
         if args.dt is not None and not args.dt > 0:
             raise CommandError(f"--dt must be > 0 (the sampling interval in time units per sample), got {args.dt}")
         report = run_data_demo(args.data, args.out or "out/demo_data", dt=args.dt or 1.0, columns=args.column,
-                               steps=_preprocess_steps(args), embed=args.embed or "auto", **common)
+                               steps=_preprocess_steps(args), embed=args.embed or "auto", noise_sd=args.noise_sd,
+                               **common)
     print(report["markdown"])
     return 3 if args.check and not report["checks"]["all_passed"] else 0
 
@@ -454,6 +455,9 @@ def build_parser():
                    "instead of Lorenz: preprocessing, delay embedding, lambda_max -> tau, the four models, evaluation "
                    "on the held-out last quarter (at most 5000 samples)")
     p.add_argument("--dt", type=float, default=None, help="with --data: time units per sample (default 1)")
+    p.add_argument("--noise-sd", type=float, default=None, metavar="SIGMA",
+                   help="with --data: a known standard deviation of the observation noise, in units of the "
+                        "series' standard deviation, for lambda_max (default: estimated)")
     p.add_argument("--out", default=None, help="output directory (default out/demo, with --data out/demo_data)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: min(2, CPUs))")
     p.add_argument("--scheduler", default=None, help="use an existing Dask scheduler (tcp://host:port)")

@@ -29,12 +29,13 @@ def test_demo_on_a_scalar_csv(tmp_path, capsys, scalar_csv, monkeypatch):
     monkeypatch.setattr(demo_data, "MIN_VALIDATION", 100)     # so that this short series gets a validation part
     out = tmp_path / "mydata"
     argv = ["demo", "--data", str(scalar_csv), "--column", "1", "--dt", "0.01", "--embed", "3,8", "--detrend",
-            "linear", "--out", str(out)] + TINY
+            "linear", "--noise-sd", "0.05", "--out", str(out)] + TINY
     code, printed, _ = run(argv, capsys)
     assert code == 0
     rep = json.loads((out / "report.json").read_text())
     lo, hi = rep["lambda_max_interval"]
     assert 0.4 < rep["lambda_max_data"] < 1.3 and lo <= rep["lambda_max_data"] <= hi
+    assert rep["lambda_max_fit"]["noise_sd"] == [0.05] and rep["lambda_max_fit"]["noise_sd_given"]
     assert rep["tau_steps"] == round(rep["tau_pred_time"] / 0.01)
     assert rep["tau_steps_interval"][0] <= rep["tau_steps"] <= rep["tau_steps_interval"][1]
     obs = rep["observation"]
@@ -82,3 +83,5 @@ def test_demo_data_input_errors(tmp_path, capsys, scalar_csv, extra, msg):
 def test_data_options_need_data(capsys):
     code, _, err = run(["demo", "--dt", "0.01", "--embed", "auto", "--quiet"], capsys)
     assert code == 1 and len(err) == 1 and "--dt, --embed apply to a data file: add --data FILE" in err[0]
+    code, _, err = run(["demo", "--noise-sd", "0.02", "--quiet"], capsys)
+    assert code == 1 and "--noise-sd apply to a data file" in err[0]

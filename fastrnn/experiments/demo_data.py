@@ -54,8 +54,8 @@ _PREDICTION_STARTS = 200
 
 
 def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=(), embed="auto",
-                  standardize=True, n_test=None, quiet=False, n_workers=None, fresh=False, seed=0, scheduler=None,
-                  model_settings=None, **settings):
+                  standardize=True, n_test=None, noise_sd=None, quiet=False, n_workers=None, fresh=False, seed=0,
+                  scheduler=None, model_settings=None, **settings):
     """The whole workflow on a measured series: preprocessing, embedding, lambda_max -> tau, four models with sparse
     forcing at tau against the clipping baseline, evaluation on a held-out final segment, report and figures.
 
@@ -97,6 +97,9 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
         z-score the columns with the training part's statistics.
     n_test : int, optional
         Samples held out at the end (see step 1).
+    noise_sd : float, optional
+        A known standard deviation of the observation noise, in units of the series' standard deviation, for the
+        lambda_max step (``noise_floor`` of :func:`fastrnn.timeseries.max_lyapunov`; default: estimated).
     quiet, n_workers, fresh, seed, scheduler :
         As in :func:`fastrnn.experiments.run_demo`.
     model_settings : dict, optional
@@ -138,7 +141,7 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
     say("[2/6] lambda_max of the preprocessed first column (before embedding) -> tau")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LyapunovWarning)
-        sug = suggest_tau(obs.apply(x_train, embed=False)[:, 0], dt=dt)
+        sug = suggest_tau(obs.apply(x_train, embed=False)[:, 0], dt=dt, noise_floor=noise_sd)
     est = sug.estimate
     for w in caught:
         if issubclass(w.category, LyapunovWarning):
@@ -198,7 +201,9 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
         "lambda_max_data": est.lambda_max,
         "lambda_max_interval": [est.lambda_low, est.lambda_high],
         "lambda_max_fit": {"per_step": est.per_step, "fit_range": list(est.fit_range), "r2": est.r2,
-                           "dim": est.dim, "lag": est.lag, "method": est.method},
+                           "dim": est.dim, "lag": est.lag, "method": est.method,
+                           "noise_sd": None if est.noise_sd is None else est.noise_sd.tolist(),
+                           "noise_sd_given": noise_sd is not None},
         "lambda_max_warnings": list(est.warnings),
         "tau_pred_time": sug.tau_pred,
         "tau_pred_interval": [finite_or_none(sug.tau_pred_low), finite_or_none(sug.tau_pred_high)],
