@@ -10,9 +10,10 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
-from .cli_options import (add_observation_options, add_preprocessing_options, add_training_options, baseline_name,
-                          int_list, model_name, name_list)
+from .cli_options import (add_column_option, add_observation_options, add_preprocessing_options,
+                          add_training_options, baseline_name, int_list, model_name, name_list)
 
 __all__ = ["build_parser", "main"]
 
@@ -135,7 +136,7 @@ def _cmd_train(args):
     from .forcing import forcing_label
 
     x, s, dt, label, _ = load_series(args.data, n_steps=args.n_steps, dt=args.dt, inputs=args.inputs, raw=True,
-                                     allow_gaps=True)
+                                     allow_gaps=True, columns=args.column)
     y, s, obs, segs, x = _observed(x, s, args, label)
     if args.tau == "auto":
         from .timeseries import suggest_tau
@@ -309,7 +310,16 @@ def _lyapunov_of_data(args):
     from .preprocessing import preprocess
     from .timeseries import suggest_tau
 
-    x = read_array(args.source, "data")
+    x = read_array(args.source, "data", columns=args.column if args.column is not None else
+                   (None if args.joint else [0]))
+    if args.column is not None:
+        bad = [c for c in args.column if not 0 <= c < x.shape[1]]
+        if bad:
+            raise CommandError(f"--column {','.join(map(str, bad))} is out of range: {args.source} has "
+                               f"{x.shape[1]} column(s), numbered from 0")
+        if len(args.column) > 1 and not args.joint:
+            raise CommandError("several --column values need --joint (embed them jointly); or give one column")
+        x = x[:, args.column]
     dt = args.dt or 1.0
     steps = _preprocess_steps(args)
     if steps:
@@ -555,7 +565,9 @@ def build_parser():
     p.add_argument("--dt", type=float, default=None, help="time units per sample")
     p.add_argument("--n-steps", type=int, default=20000, help="steps averaged (default %(default)s)")
     p.add_argument("--transient", type=int, default=1000, help="steps discarded first (default %(default)s)")
-    p.add_argument("--joint", action="store_true", help="data: embed all columns jointly (default: first column)")
+    p.add_argument("--joint", action="store_true", help="data: embed all columns (or those of --column) jointly "
+                   "(default: the first column)")
+    add_column_option(p, "data: the column analysed, 0-based (default 0); several with --joint")
     p.add_argument("--method", choices=("auto", "rosenstein", "kantz"), default="auto",
                    help="data: divergence curves of Rosenstein et al. or Kantz; auto (default): Rosenstein for "
                         "finely sampled flows, Kantz over three radii for maps and coarsely sampled series")
@@ -630,6 +642,19 @@ def build_parser():
     return parser
 
 
+def _show_warning(command, show):
+    """A ``warnings.showwarning`` that prints a :class:`~fastrnn.datafiles.DataFileWarning` as one line of the
+    command's output, like the estimates' warnings, and leaves every other warning to ``show``."""
+    def _show(message, category, filename, lineno, file=None, line=None):
+        from .datafiles import DataFileWarning
+
+        if issubclass(category, DataFileWarning):
+            _warn(command, [str(message)])
+        else:
+            show(message, category, filename, lineno, file, line)
+    return _show
+
+
 def main(argv=None):
     """Entry point of the ``fastrnn`` command; returns the exit status."""
     parser = build_parser()
@@ -643,7 +668,9 @@ def main(argv=None):
             if v is not None and v < 1:
                 parser.exit(2, f"fastrnn {args.command}: error: --{name.replace('_', '-')} must be >= 1, got {v}\n")
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning(args.command, warnings.showwarning)
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"fastrnn {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_observation_options", "add_preprocessing_options", "add_training_options", "baseline_name",
-           "int_list", "model_name", "name_list"]
+__all__ = ["add_column_option", "add_observation_options", "add_preprocessing_options", "add_training_options",
+           "baseline_name", "int_list", "model_name", "name_list"]
 
 
 def model_name(text):
@@ -86,11 +86,16 @@ def add_preprocessing_options(p, before):
     return g
 
 
+def add_column_option(p, help_text):
+    """``--column C[,C...]`` (also ``--columns``): 0-based columns of a data file, as ``args.column``."""
+    p.add_argument("--column", "--columns", dest="column", type=int_list, default=None, metavar="C[,C...]",
+                   help=help_text)
+
+
 def add_observation_options(p, *, embed_default, embed_note="(default %(default)s)"):
     """The observation pipeline (fastrnn.observation) of train and demo: columns, preprocessing, embedding."""
     g = add_preprocessing_options(p, "after choosing the columns, then z-score and delay embedding")
-    g.add_argument("--column", "--columns", dest="column", type=int_list, default=None, metavar="C[,C...]",
-                   help="columns of the data file used, 0-based (default: all)")
+    add_column_option(g, "columns of the data file used, 0-based (default: all)")
     g.add_argument("--embed", default=embed_default, metavar="auto|M,LAG|none",
                    help="delay embedding as the model's observation space: M delays of LAG samples, 'auto' (lag "
                    "from the mutual information, dimension by Cao's rule, recorded resolved) or 'none' "

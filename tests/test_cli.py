@@ -69,7 +69,7 @@ def test_bad_data_files_give_one_clear_line(tmp_path, capsys, case):
         path.write_text("1,2\n")
     elif case == "empty":
         path.write_text("")
-    expected = {"missing": "not found", "garbage": "cannot read data file", "text": "cannot read data file",
+    expected = {"missing": "not found", "garbage": "cannot read data file", "text": "no column holds numbers",
                 "3d": "shape (100, 3, 2); expected (T, N)", "transposed": "transpose it",
                 "nan": "NaN or infinite", "unknown_ext": "unknown extension '.parquet'",
                 "empty": "holds no data"}[case]

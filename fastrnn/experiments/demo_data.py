@@ -122,7 +122,7 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
     t_start = time.perf_counter()
     dt = validation.check_float(dt, "dt", minimum=0.0, strict_min=True)
     obs = Observation(columns, steps, embed, standardize=standardize)
-    x = read_array(os.fspath(path), "data")
+    x = read_array(os.fspath(path), "data", columns=columns)
     T = x.shape[0]
     n_test = _test_length(T, n_test)
     out_dir = os.fspath(out_dir)
