@@ -34,13 +34,14 @@ def _say(quiet, msg):
         print(msg, file=sys.stderr, flush=True)
 
 
-def _load(source, args, *, scaling=None, allow_gaps=False):
-    """(x, inputs, dt, label, scaling) of a data file or system named on the command line."""
+def _load(source, args, *, scaling=None, allow_gaps=False, columns=None):
+    """(x, inputs, dt, label, scaling) of a data file or system named on the command line (``columns``: those of
+    the file that will be used, for the time-axis check)."""
     from .datafiles import load_series
 
     return load_series(source, n_steps=getattr(args, "n_steps", None) or 30000, dt=args.dt,
                        data_seed=getattr(args, "data_seed", 0), inputs=getattr(args, "inputs", None),
-                       raw=getattr(args, "raw", False), scaling=scaling, allow_gaps=allow_gaps)
+                       raw=getattr(args, "raw", False), scaling=scaling, allow_gaps=allow_gaps, columns=columns)
 
 
 def _emit(result, json_path, quiet):
@@ -188,7 +189,8 @@ def _evaluation_data(args, meta, n_obs):
                            "--raw")
     if rec:
         args.raw = True                          # the recorded pipeline scales the raw file with the training stats
-    x, s, dt, label, _ = _load(args.data, args, scaling=None if rec else meta.get("scaling"), allow_gaps=True)
+    x, s, dt, label, _ = _load(args.data, args, scaling=None if rec else meta.get("scaling"), allow_gaps=True,
+                               columns=rec.get("columns") if rec else None)
     n_cols = rec["n_columns"] if rec else n_obs
     if x.shape[1] != n_cols:
         what = "" if n_cols == n_obs else (f" (trained on data with {n_cols}, observed as {n_obs} through "

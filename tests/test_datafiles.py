@@ -150,3 +150,18 @@ def test_lyapunov_of_a_file_with_a_time_column(tmp_path, capsys):
                       (["--column", "0,1"], "several --column values need --joint")):
         code, _, err = run(["lyapunov", with_t, "--quiet"] + argv, capsys)
         assert code == 1 and msg in err[-1], err
+
+
+def test_train_and_evaluate_leave_a_time_column_out_without_a_warning(tmp_path, capsys):
+    x = systems.lorenz(1500, dt=0.01, rng=2)
+    t = np.arange(x.shape[0]) * 0.01
+    path = _write(tmp_path / "t.csv", ["t,x,y,z"] + _rows(np.column_stack([t, x])))
+    small = ["--n-latent", "6", "--seq-len", "40", "--batch-size", "4", "--batches-per-epoch", "3", "--epochs", "2",
+             "--tau", "10", "--quiet"]
+    out = str(tmp_path / "m.npz")
+    code, _, err = run(["train", path, "--column", "1,2,3", "--out", out] + small, capsys)
+    assert code == 0 and not any("time axis" in line for line in err), err
+    code, _, err = run(["evaluate", out, path, "--lyapunov-steps", "0", "--quiet"], capsys)
+    assert code == 0 and not any("time axis" in line for line in err), err
+    code, _, err = run(["train", path, "--out", str(tmp_path / "m2.npz")] + small, capsys)
+    assert code == 0 and sum("time axis" in line for line in err) == 1, err
