@@ -8,6 +8,7 @@ the relative error, whether the interval contains the reference, seconds per est
 error) that came with it.  New systems join automatically.  Nothing here is tuned per system.
 
 Run: ``python benchmarks/lyapunov_panel.py [--n 20000] [--seed 0] [--method rosenstein] [--out docs/lyapunov_panel.md]``
+(``--variants "noise 0.5%,noise 1%"``: other noise levels; ``--systems``: a subset.)
 (``--method transverse``: the defaults with ``max_lyapunov(..., transverse=True)``.)
 
 Old-vs-new comparison (the estimator of another checkout, e.g. the one before the rewrite, on the *same* series):
@@ -67,8 +68,10 @@ def lowpass(x):
 
 def variant_series(name, variant, n, seed):
     """The observed series ``x`` and its sampling interval ``dt`` of one panel row."""
-    noise = {"noise 0%": 0.0, "noise 2%": 0.02, "noise 5%": 0.05, "low-pass (2% noise)": 0.02,
-             "subsampled x2": 0.0}[variant]
+    if re.fullmatch(r"noise \d+(\.\d+)?%", variant):     # "noise 0%", "noise 2%", ... any level (--variants)
+        noise = float(variant[6:-1]) / 100
+    else:
+        noise = {"low-pass (2% noise)": 0.02, "subsampled x2": 0.0}[variant]
     x, dt = series(name, n, seed, noise, step=2 if variant == "subsampled x2" else 1)
     if variant.startswith("low-pass"):
         x = lowpass(x)
@@ -128,6 +131,8 @@ def main(argv=None):
     p.add_argument("--method", default="default", choices=("default", "rosenstein", "kantz", "transverse"),
                    help="'default': max_lyapunov's own default; 'kantz' uses radius='auto'")
     p.add_argument("--systems", default=None, help="comma-separated subset of fastrnn.systems.SYSTEMS")
+    p.add_argument("--variants", default=None, help="comma-separated variants (default: the five of the panel); "
+                   "'noise X%%' at any level, e.g. 'noise 0.5%%,noise 1%%'")
     p.add_argument("--out", default=None, help="write the markdown table here")
     p.add_argument("--save-series", default=None, metavar="DIR", help="write every series to DIR (npz) and stop")
     p.add_argument("--from-series", default=None, metavar="DIR",
@@ -145,7 +150,8 @@ def main(argv=None):
         with open(args.baseline) as fh:
             base = json.load(fh)
     # per variant: systems, within target, interval ok, old within target
-    rows, counts = [], {v: [0, 0, 0, 0] for v in VARIANTS}
+    variants = [v.strip() for v in args.variants.split(",")] if args.variants else list(VARIANTS)
+    rows, counts = [], {v: [0, 0, 0, 0] for v in variants}
     target = {"noise 0%": 0.10, "noise 2%": 0.20}
     old_cols = (" old lambda | old error |", "---:|---:|") if base is not None else ("", "")
     lines = [f"| system | variant | lambda | interval | reference | rel. error | contains |{old_cols[0]} s | notes |",
@@ -157,7 +163,7 @@ def main(argv=None):
                          f" - | skipped |")
             print(f"{name}: no reference spectrum, skipped", flush=True)
             continue
-        for variant in VARIANTS:
+        for variant in variants:
             if args.save_series:
                 x, dt = variant_series(name, variant, args.n, args.seed)
                 os.makedirs(args.save_series, exist_ok=True)

@@ -306,22 +306,27 @@ def _preprocess_steps(args):
     return steps
 
 
+def _lyapunov_columns(args, x):
+    """The columns of ``fastrnn lyapunov FILE --column C[,C...]`` (all of them without the option)."""
+    if args.column is None:
+        return x
+    bad = [c for c in args.column if not 0 <= c < x.shape[1]]
+    if bad:
+        raise CommandError(f"--column {','.join(map(str, bad))} is out of range: {args.source} has {x.shape[1]} "
+                           f"column(s), numbered from 0")
+    if len(args.column) > 1 and not args.joint:
+        raise CommandError("several --column values need --joint (embed them jointly); or give one column")
+    return x[:, args.column]
+
+
 def _lyapunov_of_data(args):
     """``fastrnn lyapunov FILE``: lambda_max with its interval and warnings, tau and its interval."""
     from .datafiles import read_array
     from .preprocessing import preprocess
     from .timeseries import suggest_tau
 
-    x = read_array(args.source, "data", columns=args.column if args.column is not None else
-                   (None if args.joint else [0]))
-    if args.column is not None:
-        bad = [c for c in args.column if not 0 <= c < x.shape[1]]
-        if bad:
-            raise CommandError(f"--column {','.join(map(str, bad))} is out of range: {args.source} has "
-                               f"{x.shape[1]} column(s), numbered from 0")
-        if len(args.column) > 1 and not args.joint:
-            raise CommandError("several --column values need --joint (embed them jointly); or give one column")
-        x = x[:, args.column]
+    x = _lyapunov_columns(args, read_array(args.source, "data", columns=args.column if args.column is not None
+                                           else (None if args.joint else [0])))
     dt = args.dt or 1.0
     steps = _preprocess_steps(args)
     if steps:
