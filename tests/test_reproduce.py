@@ -129,6 +129,9 @@ def test_tiny_experiment_end_to_end_and_resumed(tmp_path, client):
     assert "TINY" in table and "tau_pred of the data" in table and "paper: 46 steps" in table
     saved = json.load(open(res.paths["table_json"]))
     assert saved["rows"][1]["paper_D_stsp"] == 0.893 and saved["rows"][0]["runs"] == 1
+    best = saved["tau_checks"][0]                                   # the best tau against tau_pred's window
+    assert best["model"] == "PLRNN" and best["tau"] in (5, 30) and best["window"][0] < best["window"][1]
+    assert f"- PLRNN: best tau {best['tau']} (" in table
     for r in saved["rows"]:
         assert r["D_stsp"]["mean"] is not None and r["status"] == "ok"
     assert os.path.getsize(res.paths["figure"]) > 0
@@ -212,3 +215,32 @@ def test_log_axis_tick_labels_do_not_overlap():
     assert thinned([5, 30, 40, 50, 60, 70, 100, 200, 500, 1000]) == ["5", "30", "", "50", "", "", "100", "200",
                                                                       "500", "1000"]
     assert thinned([1, 10, 100, 1000]) == ["1", "10", "100", "1000"]
+
+
+def test_tau_checks_read_the_best_tau_against_the_window_and_its_ties():
+    from fastrnn.experiments.reproduce import tau_checks
+
+    def row(setting, values, model="GRU"):
+        v = [x for x in values if x is not None]
+        mean = sum(v) / len(v) if v else None
+        sd = (sum((x - mean) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else None
+        return {"model": model, "setting": setting, "runs": len(values),
+                "D_stsp_legacy": {"mean": mean, "sd": sd, "values": values}}
+
+    rows = [row("tau:30", [1.0, 1.2, 1.1]), row("tau:40", [1.15, 1.3, 1.2]), row("tau:70", [3.0, 3.1, 2.9]),
+            row("clipping:1", [20.0, 21.0, 22.0]), row("tau:5", [None, None, None]),
+            row("tau:30", [5.0], "LSTM"), row("tau:60", [4.0], "LSTM"), row("tau:30", [1.0], "PLRNN")]
+    tp = {"tau_steps": 64.6, "tau_steps_low": 57.8, "tau_steps_high": 65.8}
+    gru, lstm = tau_checks(rows, tp)                        # PLRNN: one tau only, no check
+    assert (gru["model"], gru["tau"], gru["runs"]) == ("GRU", 30, 3)
+    assert gru["value"] == pytest.approx(1.1) and gru["sd"] == pytest.approx(0.1)
+    # 1.2167 - 1.1 = 0.117 > sqrt(0.1^2/3 + 0.0764^2/3) = 0.0727: 40 is not tied; 70 is far
+    assert gru["tied"] == []
+    assert gru["window"] == pytest.approx([32.3, 129.2]) and gru["inside"] is False
+    assert gru["window_wide"] == pytest.approx([28.9, 131.6]) and gru["inside_wide"] is True
+    assert (lstm["tau"], lstm["inside"], lstm["tied"]) == (60, True, [])     # single runs: no spread, no tie
+    rows[1] = row("tau:40", [1.05, 1.25, 1.15])            # 0.05 apart: within the standard error
+    assert tau_checks(rows, tp)[0]["tied"] == [40]
+    unbounded = tau_checks(rows, {"tau_steps": 64.6, "tau_steps_low": 57.8, "tau_steps_high": None})[0]
+    assert unbounded["window_wide"][1] is None and unbounded["inside_wide"] is True
+    assert tau_checks(rows, {"error": "no scaling region"})[0]["inside"] is None

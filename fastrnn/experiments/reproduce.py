@@ -35,7 +35,8 @@ from .paper_numbers import PAPER, PAPER_SOURCE, paper_value
 from .spec import make_spec
 
 __all__ = ["BUDGETS", "EXPERIMENTS", "FACTOR", "MEASURES", "Experiment", "ReproduceResult", "experiment_specs",
-           "forcing_checks", "parse_setting", "reproduce_experiment", "reproduction_rows", "reproduction_table"]
+           "forcing_checks", "parse_setting", "reproduce_experiment", "reproduction_rows", "reproduction_table",
+           "tau_checks"]
 
 #: the four measures of every row: (result key, column title)
 MEASURES = (("D_stsp_legacy", "D_stsp legacy"), ("D_H_legacy", "D_H legacy"), ("D_stsp", "D_stsp"),
@@ -351,6 +352,77 @@ def forcing_checks(rows, key="D_stsp_legacy"):
     return out
 
 
+def tau_checks(rows, tau_pred, key="D_stsp_legacy"):
+    """Per model: the constant tau with the lowest mean of ``key`` against the window [tau_pred / 2, 2 tau_pred].
+
+    The window is read twice: from the point estimate of the data's tau_pred and from its interval
+    ([tau_pred_low / 2, 2 tau_pred_high]).  A tau is *tied* with the best where their means differ by less than
+    the standard error of the difference (``sqrt(sd_a^2 / n_a + sd_b^2 / n_b)``): the runs do not tell them apart.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`reproduction_rows`.
+    tau_pred : dict
+        The data's tau_pred in steps (``tau_steps``, ``tau_steps_low``, ``tau_steps_high``), or ``error``.
+    key : str
+        The measure (default the paper's legacy D_stsp).
+
+    Returns
+    -------
+    list of dict
+        Per model with at least two constant-tau settings that have a value: ``model``, ``tau`` (steps),
+        ``value``, ``sd``, ``runs``, ``tied`` (the taus tied with it), ``window`` and ``window_wide`` ([low, high]
+        steps; None without tau_pred, an end None where tau_pred's interval is unbounded), ``inside`` and
+        ``inside_wide`` (bool or None).
+    """
+    out = []
+    tp = tau_pred.get("tau_steps")
+    lo, hi = tau_pred.get("tau_steps_low"), tau_pred.get("tau_steps_high")
+    window = None if tp is None else [tp / 2, 2 * tp]
+    wide = None if tp is None else [None if lo is None else lo / 2, None if hi is None else 2 * hi]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        taus = [(parse_setting(r["setting"])["forcing_option"], r) for r in rows
+                if r["model"] == model and r["setting"].startswith("tau:") and r[key]["mean"] is not None]
+        if len(taus) < 2:
+            continue
+        tau, best = min(taus, key=lambda t: t[1][key]["mean"])
+        tied = [t for t, r in taus if t != tau and abs(r[key]["mean"] - best[key]["mean"])
+                < math.sqrt(_squared_se(r[key]) + _squared_se(best[key]))]
+        inside = None if window is None else window[0] <= tau <= window[1]
+        inside_wide = None if wide is None else ((wide[0] is None or wide[0] <= tau)
+                                                 and (wide[1] is None or tau <= wide[1]))
+        out.append({"model": model, "tau": tau, "value": best[key]["mean"], "sd": best[key]["sd"],
+                    "runs": best["runs"], "tied": sorted(tied), "window": window, "window_wide": wide,
+                    "inside": inside, "inside_wide": inside_wide})
+    return out
+
+
+def _squared_se(stat):
+    """Squared standard error of a row's mean (0 for a single run)."""
+    n = sum(v is not None for v in stat["values"])
+    return (stat["sd"] or 0.0) ** 2 / max(n, 1)
+
+
+def _tau_checks_text(checks):
+    lines = []
+    for c in checks:
+        sd = "" if c["sd"] is None else f" ± {c['sd']:.2g}"
+        tied = (f"; tied with it (means within one standard error of the difference): tau "
+                f"{', '.join(map(str, c['tied']))}" if c["tied"] else "")
+        if c["window"] is None:
+            where = "the data's tau_pred was not estimated"
+        else:
+            w = c["window_wide"]
+            wide = ", ".join("unbounded" if v is None else f"{v:.1f}" for v in w)
+            where = (f"[tau_pred / 2, 2 tau_pred] = [{c['window'][0]:.1f}, {c['window'][1]:.1f}]: "
+                     f"**{'inside' if c['inside'] else 'outside'}**; from tau_pred's interval [{wide}]: "
+                     f"{'inside' if c['inside_wide'] else 'outside'}")
+        lines.append(f"- {c['model']}: best tau {c['tau']} ({c['value']:.3g}{sd}, {c['runs']} run(s)){tied}; "
+                     f"{where}")
+    return lines
+
+
 def _checks_text(checks, key):
     lines = []
     for c in checks:
@@ -490,13 +562,17 @@ def reproduce_experiment(name, out_dir, *, budget="quick", scheduler=None, n_wor
         md += ["", "The same in fastrnn's default D_stsp (always defined; bounded above by the data's histogram, "
                "so every model whose states miss the cells the data visit gets about the same largest value):"]
         md += _checks_text(checks_default, "D_stsp")
+    taus = tau_checks(rows, tau_pred)
+    if taus:
+        md += ["", "The best constant tau per model (lowest mean legacy D_stsp) against the data's tau_pred:"]
+        md += _tau_checks_text(taus)
     markdown = "\n".join(md) + "\n"
     paths = {"table_md": os.path.join(out_dir, "table.md"), "table_json": os.path.join(out_dir, "table.json")}
     write_text(paths["table_md"], markdown)
     write_json(paths["table_json"], {"experiment": name, "budget": budget, "budget_note": bud["note"],
                                      "system": exp.system, "paper_source": PAPER_SOURCE, "paper_figure": paper.figure,
                                      "paper_tau_pred_steps": paper.tau_pred, "tau_pred": tau_pred, "rows": rows,
-                                     "checks": checks, "checks_default": checks_default,
+                                     "checks": checks, "checks_default": checks_default, "tau_checks": taus,
                                      "failed": failed, "executed": executed, "skipped": skipped,
                                      "subset": {"models": models, "settings": settings, "seeds": seeds}})
     if figure:
