@@ -306,27 +306,32 @@ def _preprocess_steps(args):
     return steps
 
 
-def _lyapunov_columns(args, x):
-    """The columns of ``fastrnn lyapunov FILE --column C[,C...]`` (all of them without the option)."""
-    if args.column is None:
-        return x
-    bad = [c for c in args.column if not 0 <= c < x.shape[1]]
+def _lyapunov_series(args):
+    """(series, rows [start, stop) of its longest finite segment or None) of ``fastrnn lyapunov FILE``: the columns
+    of ``--column`` (the first, or all with ``--joint``, without it)."""
+    from .datafiles import longest_segment, read_array
+
+    used = args.column if args.column is not None else (None if args.joint else [0])
+    x = read_array(args.source, "data", allow_gaps=True, columns=used)
+    bad = [c for c in (args.column or []) if not 0 <= c < x.shape[1]]
     if bad:
         raise CommandError(f"--column {','.join(map(str, bad))} is out of range: {args.source} has {x.shape[1]} "
                            f"column(s), numbered from 0")
-    if len(args.column) > 1 and not args.joint:
+    if used is not None and len(used) > 1 and not args.joint:
         raise CommandError("several --column values need --joint (embed them jointly); or give one column")
-    return x[:, args.column]
+    x, span, segs = longest_segment(x if used is None else x[:, used], fill_gaps=args.fill_gaps)
+    if span is not None:
+        _say(args.quiet, f"{args.source} has gaps: {segs.summary()}; lambda_max of the longest segment, rows "
+                         f"{span[0]}-{span[1] - 1} (--fill-gaps N interpolates gaps of up to N rows)")
+    return x, None if span is None else list(span)
 
 
 def _lyapunov_of_data(args):
     """``fastrnn lyapunov FILE``: lambda_max with its interval and warnings, tau and its interval."""
-    from .datafiles import read_array
     from .preprocessing import preprocess
     from .timeseries import suggest_tau
 
-    x = _lyapunov_columns(args, read_array(args.source, "data", columns=args.column if args.column is not None
-                                           else (None if args.joint else [0])))
+    x, segment = _lyapunov_series(args)
     dt = args.dt or 1.0
     steps = _preprocess_steps(args)
     if steps:
@@ -356,7 +361,7 @@ def _lyapunov_of_data(args):
            "tau_pred": sug.tau_pred, "tau_pred_low": sug.tau_pred_low, "tau_pred_high": sug.tau_pred_high,
            "tau_steps": sug.tau, "tau_steps_low": sug.tau_low, "tau_steps_high": sug.tau_high,
            "lambda_resampled": None if est.resampled is None else list(est.resampled), "n_blocks": est.n_blocks,
-           "warnings": list(est.warnings)}
+           "warnings": list(est.warnings), "segment": segment}
     if args.plot:
         from . import plotting
         plotting.save(plotting.divergence_figure(est), args.plot)
@@ -572,9 +577,10 @@ def build_parser():
     p.add_argument("--dt", type=float, default=None, help="time units per sample")
     p.add_argument("--n-steps", type=int, default=20000, help="steps averaged (default %(default)s)")
     p.add_argument("--transient", type=int, default=1000, help="steps discarded first (default %(default)s)")
-    p.add_argument("--joint", action="store_true", help="data: embed all columns (or those of --column) jointly "
-                   "(default: the first column)")
+    p.add_argument("--joint", action="store_true", help="data: embed all columns (or --column's) jointly")
     add_column_option(p, "data: the column analysed, 0-based (default 0); several with --joint")
+    p.add_argument("--fill-gaps", type=int, default=0, metavar="N", help="data: interpolate interior gaps (NaN "
+                   "rows) of at most N rows; with longer gaps the longest finite segment is analysed (default 0)")
     p.add_argument("--method", choices=("auto", "rosenstein", "kantz"), default="auto",
                    help="data: divergence curves of Rosenstein et al. or Kantz; auto (default): Rosenstein for "
                         "finely sampled flows, Kantz over three radii for maps and coarsely sampled series")

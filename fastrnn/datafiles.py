@@ -17,7 +17,7 @@ from .preprocessing import zscore
 from .systems import SYSTEMS, system_series
 
 __all__ = ["MISSING_TOKENS", "DataFileError", "DataFileWarning", "Segments", "finite_segments", "load_series",
-           "read_array", "time_axis_columns"]
+           "longest_segment", "read_array", "time_axis_columns"]
 
 
 class DataFileError(ValueError):
@@ -146,8 +146,10 @@ def time_axis_columns(x):
     if x.shape[0] < 3:
         return out
     for j in range(x.shape[1]):
+        if not np.isfinite(x[:, j]).all():
+            continue
         d = np.diff(x[:, j])
-        if np.all(np.isfinite(d)) and d.min() > 0 and d.max() - d.min() <= 0.05 * d.mean():
+        if d.min() > 0 and d.max() - d.min() <= 0.05 * d.mean():
             out.append((j, float(d.mean())))
     return out
 
@@ -362,6 +364,31 @@ def finite_segments(x, *, fill_gaps=0, min_length=2):
                          f"{max([b - a for a, b in dropped], default=0)}; fill short gaps (fill_gaps) or use a "
                          f"shorter window")
     return Segments(series, spans, dropped, filled)
+
+
+def longest_segment(x, *, fill_gaps=0):
+    """The longest finite segment of a series with gaps (rows with NaN or inf), after interpolating short gaps.
+
+    Parameters
+    ----------
+    x : ndarray (T, N)
+    fill_gaps : int
+        Interpolate interior gaps of at most this many rows first (:func:`finite_segments`).
+
+    Returns
+    -------
+    series : ndarray (L, N)
+        ``x`` itself where it has no gaps.
+    span : tuple of int or None
+        Its rows ``(start, stop)``; None where ``x`` has no gaps.
+    segments : Segments or None
+        All the finite segments (None without gaps), for a summary.
+    """
+    if np.isfinite(x).all():
+        return x, None, None
+    segs = finite_segments(x, fill_gaps=fill_gaps)
+    k = int(np.argmax([len(v) for v in segs.series]))
+    return segs.series[k], tuple(int(v) for v in segs.spans[k]), segs
 
 
 def _standardize(x, mean=None, std=None):

@@ -165,3 +165,24 @@ def test_train_and_evaluate_leave_a_time_column_out_without_a_warning(tmp_path, 
     assert code == 0 and not any("time axis" in line for line in err), err
     code, _, err = run(["train", path, "--out", str(tmp_path / "m2.npz")] + small, capsys)
     assert code == 0 and sum("time axis" in line for line in err) == 1, err
+
+
+def test_lyapunov_of_a_file_with_gaps_reads_its_longest_segment(tmp_path, capsys):
+    x = systems.lorenz(9000, dt=0.01, rng=4)[:, 0]
+    gappy = x.copy()
+    gappy[2000:2010] = np.nan                              # segments 0-1999 and 2010-8999 (the longest)
+    lines = ["x,other"] + [("" if not np.isfinite(v) else repr(float(v))) + ("," if 5000 <= i < 5006 else ",1")
+                           for i, v in enumerate(gappy)]
+    path = _write(tmp_path / "gaps.csv", lines)            # the unused column's gap does not split the series
+    alone = _write(tmp_path / "seg.csv", ["x"] + _rows(x[2010:, None]))
+    code, out, err = run(["lyapunov", path, "--dt", "0.01", "--json", str(tmp_path / "r.json")], capsys)
+    assert code == 0, err
+    assert any("has gaps: 2 segment(s)" in line and "longest segment, rows 2010-8999" in line for line in err)
+    res = json.load(open(tmp_path / "r.json"))
+    assert res["segment"] == [2010, 9000]
+    code, _, _ = run(["lyapunov", alone, "--dt", "0.01", "--json", str(tmp_path / "s.json")], capsys)
+    ref = json.load(open(tmp_path / "s.json"))
+    assert res["lambda_max"] == ref["lambda_max"] and res["tau_steps"] == ref["tau_steps"]
+    code, _, err = run(["lyapunov", path, "--dt", "0.01", "--fill-gaps", "10", "--quiet",
+                        "--json", str(tmp_path / "f.json")], capsys)
+    assert code == 0 and json.load(open(tmp_path / "f.json"))["segment"] == [0, 9000]     # the gap interpolated
