@@ -85,3 +85,19 @@ def test_data_options_need_data(capsys):
     assert code == 1 and len(err) == 1 and "--dt, --embed apply to a data file: add --data FILE" in err[0]
     code, _, err = run(["demo", "--noise-sd", "0.02", "--quiet"], capsys)
     assert code == 1 and "--noise-sd apply to a data file" in err[0]
+
+
+def test_demo_on_a_file_with_gaps_runs_on_its_longest_segment(tmp_path, capsys):
+    x = systems.lorenz(5200, dt=0.01, rng=1)[:, 0]
+    cells = [repr(float(v)) for v in x]
+    for i in range(1000, 1004):
+        cells[i] = "NA"                                     # a gap: segments 0-999 and 1004-5199 (the longest)
+    path = tmp_path / "gaps.csv"
+    path.write_text("x\n" + "\n".join(cells) + "\n")
+    out = tmp_path / "o"
+    code, _, err = run(["demo", "--data", str(path), "--dt", "0.01", "--embed", "none", "--out", str(out)]
+                       + TINY[1:], capsys)
+    assert code == 0, err
+    assert any("has gaps: 2 segment(s)" in line and "longest segment, rows 1004-5199" in line for line in err)
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["data"]["segment"] == [1004, 5200] and rep["data"]["n_samples"] == 4196

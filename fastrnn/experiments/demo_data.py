@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from .. import validation
-from ..datafiles import read_array
+from ..datafiles import longest_segment, read_array
 from ..io import finite_or_none
 from ..lyapunov import OrbitDivergedError
 from ..metrics import prediction_error
@@ -53,6 +53,19 @@ MIN_VALIDATION = 1000
 _PREDICTION_STARTS = 200
 
 
+def _longest_finite(x, columns, label, say):
+    """(x, span): the rows of the longest stretch where the used ``columns`` are finite (all of ``x`` and None
+    without gaps; out-of-range columns are left to the observation pipeline's error)."""
+    cols = list(range(x.shape[1])) if columns is None else np.atleast_1d(columns).tolist()
+    if not all(isinstance(c, (int, np.integer)) and 0 <= c < x.shape[1] for c in cols):
+        return x, None
+    _, span, segs = longest_segment(x[:, cols])
+    if span is None:
+        return x, None
+    say(f"{label} has gaps: {segs.summary()}; the workflow runs on the longest segment, rows {span[0]}-{span[1] - 1}")
+    return x[span[0]:span[1]], list(span)
+
+
 def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=(), embed="auto",
                   standardize=True, n_test=None, noise_sd=None, quiet=False, n_workers=None, fresh=False, seed=0,
                   scheduler=None, model_settings=None, **settings):
@@ -61,7 +74,8 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
 
     Steps:
 
-    1. The file (.npy/.csv, time along the first axis; no gaps) and its ``columns``; the last ``n_test`` samples
+    1. The file (.npy/.csv, time along the first axis) and its ``columns``; where those have gaps (NaN rows), their
+       longest finite segment (``report["data"]["segment"]``: its rows [start, stop)); the last ``n_test`` samples
        are held out (default: :data:`DATA_DEMO_TEST_FRACTION` of them, at most :data:`MAX_TEST` = 5000).
     2. The observation pipeline (:class:`fastrnn.observation.Observation`: ``steps`` of
        :func:`fastrnn.preprocessing.preprocess`, z-score, delay embedding ``embed``) is fitted on the training part
@@ -122,14 +136,15 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
     t_start = time.perf_counter()
     dt = validation.check_float(dt, "dt", minimum=0.0, strict_min=True)
     obs = Observation(columns, steps, embed, standardize=standardize)
-    x = read_array(os.fspath(path), "data", columns=columns)
+    label = os.path.basename(os.fspath(path))
+    say = lambda msg: None if quiet else print(f"fastrnn demo: {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    x, span = _longest_finite(read_array(os.fspath(path), "data", columns=columns, allow_gaps=True), columns,
+                              label, say)
     T = x.shape[0]
     n_test = _test_length(T, n_test)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     cfg, per_model = demo_config(settings, model_settings or DATA_DEMO_MODEL_SETTINGS)
-    label = os.path.basename(os.fspath(path))
-    say = lambda msg: None if quiet else print(f"fastrnn demo: {msg}", file=sys.stderr, flush=True)  # noqa: E731
 
     say(f"[1/6] {label}: {T} samples, {x.shape[1]} column(s), dt = {dt}; the last {n_test} held out")
     x_train, x_test = x[:-n_test], x[-n_test:]
@@ -192,7 +207,7 @@ def run_data_demo(path, out_dir="out/demo_data", *, dt=1.0, columns=None, steps=
 
     say("[6/6] report")
     report = {
-        "data": {"file": os.fspath(path), "label": label, "id": data_id, "dt": dt, "n_samples": int(T),
+        "data": {"file": os.fspath(path), "label": label, "id": data_id, "dt": dt, "n_samples": int(T), "segment": span,
                  "n_columns": int(x.shape[1]), "n_train": int(x_train.shape[0]), "n_test": int(x_test.shape[0]),
                  "n_train_rows": int(y_train.shape[0]), "n_test_rows": int(y_test.shape[0]),
                  "n_validation_rows": n_validation,
