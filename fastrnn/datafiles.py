@@ -113,11 +113,11 @@ def read_array(path, what="data", *, allow_gaps=False, columns=None):
     arr = arr.astype(np.float64)
     used = range(arr.shape[1]) if columns is None else np.atleast_1d(columns).tolist()
     axes = [(j, step) for j, step in time_axis_columns(arr) if j in used]
+    others = [i for i in range(arr.shape[1]) if i not in dict(axes)]
+    keep = (f"use only the measured columns (--column {','.join(map(str, others))})" if others else
+            "give the measured columns")
     for j, step in axes:
         label = f"column {j}" + (f" ({names[j]!r})" if names else "")
-        others = [i for i in range(arr.shape[1]) if i not in dict(axes)]
-        keep = (f"use only the measured columns (--column {','.join(map(str, others))})" if others else
-                "give the measured columns")
         warnings.warn(f"{what} file {path!r}: {label} increases in equal steps of {step:.6g}, so it is a time axis "
                       f"or sample index, not a measurement, and it is read as data; {keep} and pass its step as "
                       f"the sampling interval (--dt {step:.6g} if it counts time units)", DataFileWarning,

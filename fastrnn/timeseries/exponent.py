@@ -375,6 +375,7 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
             f"or a larger radius"
         )
     fits = [_fit_curve(c, period, tolerance, fit_range, (c["dim"] - 1) * lag) for c in family]
+    weak = []
     try:
         index, members, low, high = consensus(fits, agree=agree)
     except NoScalingRegionError:
@@ -386,12 +387,6 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
             raise _no_region_error(fits) from None
         if weak:
             index = max(weak, key=lambda i: (fits[i].rise, -i))
-            early = shoulder(fits[index], period, (fits[index].dim - 1) * lag)
-            if early is not None:
-                # a weak region past a much steeper rise is the slow approach to saturation, not the exponent
-                raise _no_region_error(fits, f"the best weak region ({fits[index].label()}, steps "
-                                             f"{fits[index].fit_range[0]} to {fits[index].fit_range[1] - 1}) lies "
-                                             f"past a rise {early / fits[index].slope:.1f}x steeper") from None
             members, low, high = _weak_interval(fits, weak, index)
             notes.append(f"no curve has a credible scaling region (R^2 >= {MIN_R2}, >= {MIN_RISE:g} e-fold); the "
                          f"estimate is the weak region of {fits[index].label()} ({fits[index].rise:.2f} e-folds, "
@@ -403,6 +398,12 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
                          f"is what the range gives, not a credible exponent")
     rep = fits[index]
     window = (rep.dim - 1) * lag
+    # a shoulder: the curve rose much faster before the region (explicit ranges are read as given)
+    early = None if explicit else shoulder(rep, period, window)
+    if weak and early is not None:
+        # a weak region past a much steeper rise is the slow approach to saturation, not the exponent
+        raise _no_region_error(fits, f"the best weak region ({rep.label()}, steps {rep.fit_range[0]} to "
+                                     f"{rep.fit_range[1] - 1}) lies past a rise {early / rep.slope:.1f}x steeper")
 
     def slope_of(y):  # every resampled curve is read exactly as the curve itself
         return _fit_curve({**family[index], "curve": y}, period, tolerance, fit_range, window).slope
@@ -417,7 +418,6 @@ def max_lyapunov(x, *, dt=1.0, dim=None, lag=None, method="auto", theiler=None, 
     if not explicit:
         # a shoulder or a curve that bends throughout: the reading depends on the window, and the interval spans
         # the slope of the earlier rise / of the rise after the fit (or of the stretch a moved fit passed over)
-        early = shoulder(rep, period, window)
         if rep.passed_over is not None:
             later, later_notes = rep.passed_over[2], [passed_over_note(rep, dt)]
         else:
